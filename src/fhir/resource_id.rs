@@ -1,0 +1,69 @@
+//! Checked names for what a URL addresses: a resource type, a logical id, a version id.
+
+use super::elements::ElementModel;
+use super::primitive;
+
+/// An R4 resource type name the server knows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ResourceType(String);
+
+impl ResourceType {
+    pub fn parse(name: &str) -> Option<ResourceType> {
+        ElementModel::r4()
+            .is_resource_type(name)
+            .then(|| ResourceType(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ResourceType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A logical id: `[A-Za-z0-9\-\.]{1,64}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ResourceId(String);
+
+impl ResourceId {
+    pub fn parse(id: &str) -> Option<ResourceId> {
+        primitive::check_text("id", id)
+            .ok()
+            .map(|_| ResourceId(id.to_string()))
+    }
+
+    /// A new server-assigned id.
+    pub fn generate() -> ResourceId {
+        ResourceId(uuid::Uuid::new_v4().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A version id: the server numbers versions 1, 2, 3, …
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VersionId(pub i64);
+
+impl VersionId {
+    pub fn parse(s: &str) -> Option<VersionId> {
+        s.parse::<i64>().ok().filter(|v| *v > 0).map(VersionId)
+    }
+}
+
+impl std::fmt::Display for VersionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}

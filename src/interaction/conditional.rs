@@ -1,0 +1,85 @@
+//! The conditional interactions' 0/1/many match rules (http.html#cond-update, #3.1.0.7.1).
+
+use serde_json::Value;
+
+use super::create::{create, Created};
+use super::delete::{delete, Deleted};
+use super::update::update;
+use super::{InteractionError, Written};
+use crate::search::{compile_page, Access, SearchPlan};
+use crate::store::{StoredVersion, Tx};
+
+pub enum Matches {
+    None,
+    One(StoredVersion),
+    Many,
+}
+
+/// Runs a conditional's search and tells none, one or many.
+pub fn resolve_one(
+    tx: &mut dyn Tx,
+    plan: &SearchPlan,
+    access: &Access,
+) -> Result<Matches, InteractionError> {
+    let plan = SearchPlan {
+        count: 1,
+        after: None,
+        ..plan.clone()
+    };
+    let mut found = tx.search(&compile_page(&plan, access))?;
+    Ok(match found.len() {
+        0 => Matches::None,
+        1 => Matches::One(found.remove(0)),
+        _ => Matches::Many,
+    })
+}
+
+/// `PUT [type]?criteria`.
+pub fn conditional_update(
+    tx: &mut dyn Tx,
+    res_type: &str,
+    plan: &SearchPlan,
+    resource: Value,
+) -> Result<Written, InteractionError> {
+    let body_id = resource.get("id").and_then(Value::as_str).map(str::to_string);
+    match resolve_one(tx, plan, &Access::Unrestricted)? {
+        Matches::None => match body_id {
+            Some(id) => update(tx, res_type, &id, resource, None),
+            None => match create(tx, res_type, resource, None)? {
+                Created::New(w) => Ok(w),
+                Created::Existing(v) => Ok(Written {
+                    version: v,
+                    created: false,
+                    changed: false,
+                }),
+            },
+        },
+        Matches::One(found) => {
+            if body_id.as_deref().is_some_and(|id| id != found.res_id) {
+                return Err(InteractionError::BadRequest(format!(
+                    "the resource id does not match the resource the criteria found ({}/{})",
+                    res_type, found.res_id
+                )));
+            }
+            update(tx, res_type, &found.res_id, resource, None)
+        }
+        Matches::Many => Err(InteractionError::MultipleMatches(
+            "the criteria of the conditional update matched more than one resource".into(),
+        )),
+    }
+}
+
+/// `DELETE [type]?criteria`: deletes the one match; many matches are refused.
+pub fn conditional_delete(
+    tx: &mut dyn Tx,
+    res_type: &str,
+    plan: &SearchPlan,
+) -> Result<Deleted, InteractionError> {
+    match resolve_one(tx, plan, &Access::Unrestricted)? {
+        Matches::None => Ok(Deleted { tombstone: None }),
+        Matches::One(found) => delete(tx, res_type, &found.res_id),
+        Matches::Many => Err(InteractionError::MultipleMatches(
+            "the criteria of the conditional delete matched more than one resource".into(),
+        )),
+    }
+}

@@ -1,0 +1,38 @@
+//! create (http.html#create) and conditional create (If-None-Exist).
+
+use serde_json::Value;
+
+use super::conditional::{resolve_one, Matches};
+use super::version::write_version;
+use super::{InteractionError, Written};
+use crate::fhir::ResourceId;
+use crate::search::{Access, SearchPlan};
+use crate::store::{StoredVersion, Tx};
+
+pub enum Created {
+    New(Written),
+    /// If-None-Exist matched one resource: nothing was written.
+    Existing(StoredVersion),
+}
+
+/// Creates a resource with a new server-assigned id. The client's id, if any, is ignored.
+pub fn create(
+    tx: &mut dyn Tx,
+    res_type: &str,
+    resource: Value,
+    if_none_exist: Option<&SearchPlan>,
+) -> Result<Created, InteractionError> {
+    if let Some(plan) = if_none_exist {
+        match resolve_one(tx, plan, &Access::Unrestricted)? {
+            Matches::None => {}
+            Matches::One(existing) => return Ok(Created::Existing(existing)),
+            Matches::Many => {
+                return Err(InteractionError::MultipleMatches(
+                    "If-None-Exist matched more than one resource".into(),
+                ))
+            }
+        }
+    }
+    let id = ResourceId::generate();
+    write_version(tx, res_type, id.as_str(), None, Some(resource), "POST").map(Created::New)
+}

@@ -1,0 +1,31 @@
+//! The write interactions' semantics, as hl7.org/fhir/R4/http.html defines them: create,
+//! update (with update-as-create), delete, and their conditional forms. Each runs inside a
+//! store transaction handed in by the caller, so the REST handlers and (later) transaction
+//! bundles share one implementation.
+
+mod conditional;
+mod create;
+mod delete;
+mod error;
+mod stamp;
+mod update;
+mod version;
+
+pub use conditional::{conditional_delete, conditional_update, resolve_one, Matches};
+pub use create::{create, Created};
+pub use delete::{delete, Deleted};
+pub use error::InteractionError;
+pub use stamp::{format_instant, now_micros, parse_instant_range};
+pub use update::{update, Updated};
+
+use crate::store::StoredVersion;
+
+/// What a write left as the current version.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub version: StoredVersion,
+    /// `true` when the interaction made the resource exist (201 Created).
+    pub created: bool,
+    /// `false` when the content was identical and no new version was written.
+    pub changed: bool,
+}

@@ -1,0 +1,129 @@
+//! Server-owned parts of every stored version: id, meta.versionId, meta.lastUpdated.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value};
+
+use crate::fhir::primitive;
+
+pub fn now_micros() -> i64 {
+    Utc::now().timestamp_micros()
+}
+
+/// An instant (µs since the epoch) as a FHIR instant.
+pub fn format_instant(micros: i64) -> String {
+    DateTime::<Utc>::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Parses a FHIR date, dateTime or instant into the range of instants it covers: a year covers
+/// the whole year, a day the whole day (in UTC), an instant a single microsecond.
+pub fn parse_instant_range(s: &str) -> Option<(i64, i64)> {
+    primitive::check_text("dateTime", s).ok()?;
+    if s.len() > 10 {
+        let t = DateTime::parse_from_rfc3339(s).ok()?.timestamp_micros();
+        let frac_digits = s.split_once('.').map(|(_, f)| f.chars().take_while(char::is_ascii_digit).count());
+        let width = match frac_digits {
+            None => 1_000_000,
+            Some(0..=5) => 10i64.pow(6 - frac_digits.unwrap_or(0) as u32),
+            Some(_) => 1,
+        };
+        return Some((t, t + width));
+    }
+    let parts: Vec<i32> = s.split('-').filter_map(|p| p.parse().ok()).collect();
+    let (start, end) = match parts.as_slice() {
+        [y] => (NaiveDate::from_ymd_opt(*y, 1, 1)?, NaiveDate::from_ymd_opt(y + 1, 1, 1)?),
+        [y, m] => {
+            let start = NaiveDate::from_ymd_opt(*y, *m as u32, 1)?;
+            let end = if *m == 12 {
+                NaiveDate::from_ymd_opt(y + 1, 1, 1)?
+            } else {
+                NaiveDate::from_ymd_opt(*y, *m as u32 + 1, 1)?
+            };
+            (start, end)
+        }
+        [y, m, d] => {
+            let start = NaiveDate::from_ymd_opt(*y, *m as u32, *d as u32)?;
+            (start, start.succ_opt()?)
+        }
+        _ => return None,
+    };
+    let micros = |d: NaiveDate| NaiveDateTime::from(d).and_utc().timestamp_micros();
+    Some((micros(start), micros(end)))
+}
+
+/// Sets id and meta.versionId/lastUpdated, keeping the client's other meta elements, and
+/// puts `resourceType`, `id`, `meta` first as the specification's examples do.
+pub fn stamp(resource: Value, id: &str, version_id: i64, last_updated: i64) -> Value {
+    let Value::Object(mut obj) = resource else {
+        return resource;
+    };
+    let rt = obj.remove("resourceType").unwrap_or(Value::Null);
+    obj.remove("id");
+    let mut meta = match obj.remove("meta") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    meta.remove("versionId");
+    meta.remove("lastUpdated");
+    let mut new_meta = Map::new();
+    new_meta.insert("versionId".into(), Value::String(version_id.to_string()));
+    new_meta.insert("lastUpdated".into(), Value::String(format_instant(last_updated)));
+    new_meta.extend(meta);
+    let mut out = Map::new();
+    out.insert("resourceType".into(), rt);
+    out.insert("id".into(), Value::String(id.to_string()));
+    out.insert("meta".into(), Value::Object(new_meta));
+    out.extend(obj);
+    Value::Object(out)
+}
+
+/// The resource without what the server sets, to tell whether an update changes anything.
+pub fn content_key(resource: &Value) -> Value {
+    let mut v = resource.clone();
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove("id");
+        let empty_meta = match obj.get_mut("meta") {
+            Some(Value::Object(meta)) => {
+                meta.remove("versionId");
+                meta.remove("lastUpdated");
+                meta.is_empty()
+            }
+            _ => false,
+        };
+        if empty_meta {
+            obj.remove("meta");
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_dates_cover_their_whole_range() {
+        let (s, e) = parse_instant_range("2024").expect("year");
+        assert_eq!(format_instant(s), "2024-01-01T00:00:00.000000Z");
+        assert_eq!(format_instant(e), "2025-01-01T00:00:00.000000Z");
+        let (s, e) = parse_instant_range("2024-12").expect("month");
+        assert_eq!((format_instant(s).as_str(), format_instant(e).as_str()),
+            ("2024-12-01T00:00:00.000000Z", "2025-01-01T00:00:00.000000Z"));
+        let (s, e) = parse_instant_range("2024-05-01T10:00:00Z").expect("instant");
+        assert_eq!(e - s, 1_000_000);
+        assert!(parse_instant_range("2024-13").is_none());
+    }
+
+    #[test]
+    fn stamp_replaces_server_fields_and_keeps_client_meta() {
+        let r = serde_json::json!({"resourceType": "Patient", "id": "x", "active": true,
+            "meta": {"versionId": "9", "profile": ["http://p"]}});
+        let s = stamp(r, "abc", 2, 0);
+        assert_eq!(s["id"], "abc");
+        assert_eq!(s["meta"]["versionId"], "2");
+        assert_eq!(s["meta"]["profile"][0], "http://p");
+        let keys: Vec<&String> = s.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+        assert_eq!(keys, vec!["resourceType", "id", "meta", "active"]);
+    }
+}

@@ -1,0 +1,90 @@
+//! The `carebridge` command: serve, migrate, bench.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use carebridge::server::{self, ServerConfig, DEFAULT_BODY_LIMIT, DEFAULT_DATABASE};
+use carebridge::store::Store;
+
+#[derive(Parser)]
+#[command(name = "carebridge", version, about = "FHIR R4 server for patient-held health records")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the FHIR server (base path /fhir).
+    Serve {
+        #[arg(long, env = "CAREBRIDGE_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// postgres://… or sqlite://PATH; the default is an embedded SQLite file.
+        #[arg(long, env = "CAREBRIDGE_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// The FHIR base URL clients see (default http://LISTEN/fhir).
+        #[arg(long, env = "CAREBRIDGE_BASE_URL")]
+        base_url: Option<String>,
+        /// Largest request body in bytes.
+        #[arg(long, env = "CAREBRIDGE_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
+        body_limit: usize,
+        /// HTTP worker threads (default: one per core).
+        #[arg(long, env = "CAREBRIDGE_WORKERS")]
+        workers: Option<usize>,
+        /// Database connections in the pool.
+        #[arg(long, env = "CAREBRIDGE_POOL_SIZE", default_value_t = 16)]
+        pool_size: u32,
+    },
+    /// Create the database if needed and apply pending migrations.
+    Migrate {
+        #[arg(long, env = "CAREBRIDGE_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+    },
+    /// Measure read, create and update throughput against a server it starts itself.
+    Bench(carebridge::bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve {
+            listen,
+            database,
+            base_url,
+            body_limit,
+            workers,
+            pool_size,
+        } => {
+            let cfg = ServerConfig {
+                base_url,
+                body_limit,
+                workers,
+                pool_size,
+                ..ServerConfig::new(listen, database)
+            };
+            serve(cfg)
+        }
+        Command::Migrate { database } => Store::open(&database, 1)
+            .map(|s| log::info!("{} database is migrated", s.backend_name()))
+            .map_err(|e| e.to_string()),
+        Command::Bench(args) => carebridge::bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(cfg: ServerConfig) -> Result<(), String> {
+    let running = server::start(&cfg).map_err(|e| e.to_string())?;
+    log::info!("serving FHIR R4 at {} ({})", running.base_url, cfg.database_url);
+    actix_web::rt::System::new()
+        .block_on(running.server)
+        .map_err(|e| e.to_string())
+}

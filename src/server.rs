@@ -1,0 +1,82 @@
+//! Server configuration and start-up: open the store (creating and migrating it), bind, and
+//! run actix-web with request logging. actix-web stops gracefully on SIGINT/SIGTERM.
+
+use std::net::{SocketAddr, TcpListener};
+
+use actix_web::middleware::{from_fn, Logger};
+use actix_web::{web, App, HttpServer};
+
+use crate::rest::{errors_in_requested_format, routes, AppState};
+use crate::store::Store;
+
+/// Where the embedded database lives when no URL is given.
+pub const DEFAULT_DATABASE: &str = "sqlite://carebridge-data/carebridge.db";
+/// Request bodies up to this size are accepted (16 MiB).
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    /// The FHIR base as clients see it; by default `http://{listen}/fhir`.
+    pub base_url: Option<String>,
+    pub body_limit: usize,
+    /// HTTP worker threads; by default one per core.
+    pub workers: Option<usize>,
+    pub pool_size: u32,
+}
+
+impl ServerConfig {
+    pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> ServerConfig {
+        ServerConfig {
+            listen,
+            database_url: database_url.into(),
+            base_url: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            workers: None,
+            pool_size: 16,
+        }
+    }
+}
+
+/// A started server: where it listens, and the future that runs it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    pub server: actix_web::dev::Server,
+}
+
+/// Opens the store and binds; the caller awaits `server` inside an actix/tokio runtime.
+pub fn start(cfg: &ServerConfig) -> std::io::Result<Running> {
+    let store = Store::open(&cfg.database_url, cfg.pool_size)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let listener = TcpListener::bind(cfg.listen)?;
+    let addr = listener.local_addr()?;
+    let base_url = cfg
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}/fhir"))
+        .trim_end_matches('/')
+        .to_string();
+    let state = web::Data::new(AppState {
+        store,
+        base_url: base_url.clone(),
+        body_limit: cfg.body_limit,
+    });
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(from_fn(errors_in_requested_format))
+            .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+            .configure(routes)
+    })
+    .listen(listener)?;
+    if let Some(w) = cfg.workers {
+        server = server.workers(w);
+    }
+    Ok(Running {
+        addr,
+        base_url,
+        server: server.run(),
+    })
+}

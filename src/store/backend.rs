@@ -1,0 +1,181 @@
+//! The one place that knows which database runs: connection setup, pragmas, migrations,
+//! transaction modes and retries. Chosen from the URL scheme, as vaultwarden does.
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use super::error::{Retryable, StoreError};
+use super::tx::{PgTx, SqliteTx, Tx};
+use super::Isolation;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// How many times a transaction that lost a race is run again before the error is returned.
+const ATTEMPTS: u32 = 6;
+
+/// A pool of connections to one database. Cheap to clone.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(Pool<ConnectionManager<SqliteConnection>>),
+    Postgres(Pool<ConnectionManager<PgConnection>>),
+}
+
+/// Pragmas every SQLite connection needs: WAL so readers never block the writer, a busy
+/// timeout so writers queue instead of failing, NORMAL sync (safe with WAL).
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(
+            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+impl Store {
+    /// Opens a database by URL (`postgres://…`, `sqlite://PATH`, `sqlite:PATH` or a plain
+    /// path), creating a SQLite file and its folder if needed, and applies pending migrations.
+    pub fn open(url: &str, pool_size: u32) -> Result<Store, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = Pool::builder()
+                .max_size(pool_size)
+                .connection_timeout(Duration::from_secs(10))
+                .build(ConnectionManager::<PgConnection>::new(url))?;
+            let mut conn = pool.get()?;
+            conn.run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map_err(|e| StoreError::Internal(format!("migrations: {e}")))?;
+            return Ok(Store::Postgres(pool));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Internal(format!("creating {}: {e}", dir.display())))?;
+        }
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(Duration::from_secs(10))
+            .connection_customizer(Box::new(SqlitePragmas))
+            .build(ConnectionManager::<SqliteConnection>::new(path))?;
+        let mut conn = pool.get()?;
+        conn.run_pending_migrations(SQLITE_MIGRATIONS)
+            .map_err(|e| StoreError::Internal(format!("migrations: {e}")))?;
+        Ok(Store::Sqlite(pool))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Runs reads outside a transaction.
+    pub fn read<R, E>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<R, E>) -> Result<R, E>
+    where
+        E: From<StoreError>,
+    {
+        match self {
+            Store::Sqlite(pool) => {
+                let mut conn = pool.get().map_err(StoreError::from)?;
+                f(&mut SqliteTx {
+                    conn: &mut conn,
+                    write: false,
+                })
+            }
+            Store::Postgres(pool) => {
+                let mut conn = pool.get().map_err(StoreError::from)?;
+                f(&mut PgTx {
+                    conn: &mut conn,
+                    write: false,
+                })
+            }
+        }
+    }
+
+    /// Runs `f` in one database transaction: everything it wrote commits, or nothing does.
+    /// A transaction that lost a race (unique key, serialization failure, deadlock) runs again.
+    pub fn write<R, E>(
+        &self,
+        isolation: Isolation,
+        mut f: impl FnMut(&mut dyn Tx) -> Result<R, E>,
+    ) -> Result<R, E>
+    where
+        E: From<StoreError> + Retryable,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self.write_once(isolation, &mut f);
+            match result {
+                Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
+                    std::thread::sleep(Duration::from_millis(2 << attempt));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn write_once<R, E>(
+        &self,
+        isolation: Isolation,
+        f: &mut impl FnMut(&mut dyn Tx) -> Result<R, E>,
+    ) -> Result<R, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut outcome: Option<Result<R, E>> = None;
+        let mut body = |tx: &mut dyn Tx| -> Result<(), diesel::result::Error> {
+            let r = f(tx);
+            let failed = r.is_err();
+            outcome = Some(r);
+            if failed {
+                Err(diesel::result::Error::RollbackTransaction)
+            } else {
+                Ok(())
+            }
+        };
+        let db_result = match self {
+            Store::Sqlite(pool) => {
+                let mut conn = pool.get().map_err(StoreError::from)?;
+                conn.immediate_transaction(|c| {
+                    body(&mut SqliteTx {
+                        conn: c,
+                        write: true,
+                    })
+                })
+            }
+            Store::Postgres(pool) => {
+                let mut conn = pool.get().map_err(StoreError::from)?;
+                let mut builder = conn.build_transaction();
+                if isolation == Isolation::Serializable {
+                    builder = builder.serializable();
+                }
+                builder.run(|c| {
+                    body(&mut PgTx {
+                        conn: c,
+                        write: true,
+                    })
+                })
+            }
+        };
+        match (db_result, outcome) {
+            (Ok(()), Some(r)) => r,
+            (Err(diesel::result::Error::RollbackTransaction), Some(Err(e))) => Err(e),
+            (Err(e), _) => Err(StoreError::from(e).into()),
+            (Ok(()), None) => Err(StoreError::Internal("transaction body did not run".into()).into()),
+        }
+    }
+}

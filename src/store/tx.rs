@@ -1,0 +1,299 @@
+//! The statements of one unit of work, behind a trait both databases implement with the same
+//! SQL. Where the two differ (row locks, placeholder syntax) the macro below takes it as input.
+
+use diesel::pg::{Pg, PgConnection};
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
+use diesel::sqlite::{Sqlite, SqliteConnection};
+use diesel::{QueryableByName, RunQueryDsl};
+
+use super::sql::{numbered_placeholders, Bind, Query};
+use super::{Head, HistoryQuery, NewVersion, StoreError, StoredVersion, TokenRow};
+
+/// One connection's worth of storage statements; inside `Store::write` all of them belong to
+/// one database transaction.
+pub trait Tx {
+    /// The head of a resource; in a write transaction the row stays locked until commit.
+    fn head(&mut self, res_type: &str, res_id: &str) -> Result<Option<Head>, StoreError>;
+    /// A version of a resource, the current one when `version_id` is `None`.
+    fn version(
+        &mut self,
+        res_type: &str,
+        res_id: &str,
+        version_id: Option<i64>,
+    ) -> Result<Option<StoredVersion>, StoreError>;
+    fn insert_head(
+        &mut self,
+        res_type: &str,
+        res_id: &str,
+        version_id: i64,
+        last_updated: i64,
+        deleted: bool,
+    ) -> Result<i64, StoreError>;
+    fn update_head(&mut self, head: &Head) -> Result<(), StoreError>;
+    fn append_version(&mut self, v: &NewVersion<'_>) -> Result<(), StoreError>;
+    /// Replaces the token index rows of a resource.
+    fn replace_tokens(&mut self, res_pk: i64, rows: &[TokenRow]) -> Result<(), StoreError>;
+    fn history(&mut self, q: &HistoryQuery) -> Result<Vec<StoredVersion>, StoreError>;
+    /// Runs a compiled search that selects the columns of [`StoredVersion`].
+    fn search(&mut self, q: &Query) -> Result<Vec<StoredVersion>, StoreError>;
+    /// Runs a compiled `SELECT COUNT(*) AS n …`.
+    fn count(&mut self, q: &Query) -> Result<i64, StoreError>;
+}
+
+#[derive(QueryableByName)]
+struct HeadRow {
+    #[diesel(sql_type = BigInt)]
+    pk: i64,
+    #[diesel(sql_type = BigInt)]
+    version_id: i64,
+    #[diesel(sql_type = BigInt)]
+    last_updated: i64,
+    #[diesel(sql_type = Bool)]
+    deleted: bool,
+}
+
+#[derive(QueryableByName)]
+struct VersionRow {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = Text)]
+    res_type: String,
+    #[diesel(sql_type = Text)]
+    res_id: String,
+    #[diesel(sql_type = BigInt)]
+    version_id: i64,
+    #[diesel(sql_type = BigInt)]
+    last_updated: i64,
+    #[diesel(sql_type = Text)]
+    method: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    content: Option<String>,
+}
+
+impl From<VersionRow> for StoredVersion {
+    fn from(r: VersionRow) -> Self {
+        StoredVersion {
+            seq: r.seq,
+            res_type: r.res_type,
+            res_id: r.res_id,
+            version_id: r.version_id,
+            last_updated: r.last_updated,
+            method: r.method,
+            content: r.content,
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct PkRow {
+    #[diesel(sql_type = BigInt)]
+    pk: i64,
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Columns of [`StoredVersion`], selected from `resource_version v`.
+pub const VERSION_COLUMNS: &str =
+    "v.seq, v.res_type, v.res_id, v.version_id, v.last_updated, v.method, v.content";
+
+fn history_query(q: &HistoryQuery) -> Query {
+    let mut s = Query::new(format!(
+        "SELECT {VERSION_COLUMNS} FROM resource_version v WHERE 1 = 1"
+    ));
+    if let Some(t) = &q.res_type {
+        s.push(" AND v.res_type = ?").bind(Bind::Text(t.clone()));
+    }
+    if let Some(id) = &q.res_id {
+        s.push(" AND v.res_id = ?").bind(Bind::Text(id.clone()));
+    }
+    if let Some(since) = q.since {
+        s.push(" AND v.last_updated >= ?").bind(Bind::Int(since));
+    }
+    if let Some((start, end)) = q.at {
+        // Current at some point in [start, end): created before the end, and not replaced by
+        // its successor at or before the start.
+        s.push(" AND v.last_updated < ? AND NOT EXISTS (SELECT 1 FROM resource_version n WHERE n.res_pk = v.res_pk AND n.version_id = v.version_id + 1 AND n.last_updated <= ?)")
+            .bind(Bind::Int(end))
+            .bind(Bind::Int(start));
+    }
+    if let Some(before) = q.before_seq {
+        s.push(" AND v.seq < ?").bind(Bind::Int(before));
+    }
+    s.push(" ORDER BY v.seq DESC LIMIT ?")
+        .bind(Bind::Int(q.limit));
+    s
+}
+
+macro_rules! impl_tx {
+    ($tx:ident, $conn:ty, $backend:ty, render = $render:expr, lock = $lock:expr) => {
+        /// A connection of this backend; `write` says whether heads are read for update.
+        pub struct $tx<'c> {
+            pub conn: &'c mut $conn,
+            pub write: bool,
+        }
+
+        impl $tx<'_> {
+            fn boxed<'q>(q: &'q Query) -> BoxedSqlQuery<'q, $backend, SqlQuery> {
+                let render: fn(&str) -> String = $render;
+                let mut b = diesel::sql_query(render(&q.sql)).into_boxed::<$backend>();
+                for bind in &q.binds {
+                    b = match bind {
+                        Bind::Text(s) => b.bind::<Text, _>(s.as_str()),
+                        Bind::OptText(s) => b.bind::<Nullable<Text>, _>(s.as_deref()),
+                        Bind::Int(i) => b.bind::<BigInt, _>(*i),
+                        Bind::Bool(v) => b.bind::<Bool, _>(*v),
+                    };
+                }
+                b
+            }
+
+            fn exec(&mut self, q: &Query) -> Result<usize, StoreError> {
+                Ok(Self::boxed(q).execute(self.conn)?)
+            }
+        }
+
+        impl Tx for $tx<'_> {
+            fn head(&mut self, res_type: &str, res_id: &str) -> Result<Option<Head>, StoreError> {
+                let mut q = Query::new(
+                    "SELECT pk, version_id, last_updated, deleted FROM resource WHERE res_type = ? AND res_id = ?",
+                );
+                if self.write {
+                    q.push($lock);
+                }
+                q.bind(Bind::Text(res_type.into())).bind(Bind::Text(res_id.into()));
+                let rows: Vec<HeadRow> = Self::boxed(&q).load(self.conn)?;
+                Ok(rows.into_iter().next().map(|r| Head {
+                    pk: r.pk,
+                    version_id: r.version_id,
+                    last_updated: r.last_updated,
+                    deleted: r.deleted,
+                }))
+            }
+
+            fn version(
+                &mut self,
+                res_type: &str,
+                res_id: &str,
+                version_id: Option<i64>,
+            ) -> Result<Option<StoredVersion>, StoreError> {
+                let mut q = Query::new(format!(
+                    "SELECT {VERSION_COLUMNS} FROM resource r JOIN resource_version v ON v.res_pk = r.pk AND v.version_id = "
+                ));
+                match version_id {
+                    Some(vid) => q.push("?").bind(Bind::Int(vid)),
+                    None => q.push("r.version_id"),
+                };
+                q.push(" WHERE r.res_type = ? AND r.res_id = ?")
+                    .bind(Bind::Text(res_type.into()))
+                    .bind(Bind::Text(res_id.into()));
+                let rows: Vec<VersionRow> = Self::boxed(&q).load(self.conn)?;
+                Ok(rows.into_iter().next().map(StoredVersion::from))
+            }
+
+            fn insert_head(
+                &mut self,
+                res_type: &str,
+                res_id: &str,
+                version_id: i64,
+                last_updated: i64,
+                deleted: bool,
+            ) -> Result<i64, StoreError> {
+                let mut q = Query::new(
+                    "INSERT INTO resource (res_type, res_id, version_id, last_updated, deleted) VALUES (?, ?, ?, ?, ?) RETURNING pk",
+                );
+                q.bind(Bind::Text(res_type.into()))
+                    .bind(Bind::Text(res_id.into()))
+                    .bind(Bind::Int(version_id))
+                    .bind(Bind::Int(last_updated))
+                    .bind(Bind::Bool(deleted));
+                let rows: Vec<PkRow> = Self::boxed(&q).load(self.conn)?;
+                rows.into_iter()
+                    .next()
+                    .map(|r| r.pk)
+                    .ok_or_else(|| StoreError::Internal("insert returned no key".into()))
+            }
+
+            fn update_head(&mut self, head: &Head) -> Result<(), StoreError> {
+                let mut q = Query::new(
+                    "UPDATE resource SET version_id = ?, last_updated = ?, deleted = ? WHERE pk = ?",
+                );
+                q.bind(Bind::Int(head.version_id))
+                    .bind(Bind::Int(head.last_updated))
+                    .bind(Bind::Bool(head.deleted))
+                    .bind(Bind::Int(head.pk));
+                self.exec(&q).map(|_| ())
+            }
+
+            fn append_version(&mut self, v: &NewVersion<'_>) -> Result<(), StoreError> {
+                let mut q = Query::new(
+                    "INSERT INTO resource_version (res_pk, res_type, res_id, version_id, last_updated, method, content) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                );
+                q.bind(Bind::Int(v.res_pk))
+                    .bind(Bind::Text(v.res_type.into()))
+                    .bind(Bind::Text(v.res_id.into()))
+                    .bind(Bind::Int(v.version_id))
+                    .bind(Bind::Int(v.last_updated))
+                    .bind(Bind::Text(v.method.into()))
+                    .bind(Bind::OptText(v.content.map(str::to_string)));
+                self.exec(&q).map(|_| ())
+            }
+
+            fn replace_tokens(&mut self, res_pk: i64, rows: &[TokenRow]) -> Result<(), StoreError> {
+                let mut del = Query::new("DELETE FROM idx_token WHERE res_pk = ?");
+                del.bind(Bind::Int(res_pk));
+                self.exec(&del)?;
+                // Batched multi-row inserts keep index writes to a few statements.
+                for chunk in rows.chunks(100) {
+                    let mut q = Query::new(
+                        "INSERT INTO idx_token (res_pk, param, system, code, compartment) VALUES ",
+                    );
+                    for (i, r) in chunk.iter().enumerate() {
+                        q.push(if i == 0 { "(?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?)" });
+                        q.bind(Bind::Int(res_pk))
+                            .bind(Bind::Int(r.param))
+                            .bind(Bind::OptText(r.system.clone()))
+                            .bind(Bind::OptText(r.code.clone()))
+                            .bind(Bind::OptText(r.compartment.clone()));
+                    }
+                    self.exec(&q)?;
+                }
+                Ok(())
+            }
+
+            fn history(&mut self, q: &HistoryQuery) -> Result<Vec<StoredVersion>, StoreError> {
+                self.search(&history_query(q))
+            }
+
+            fn search(&mut self, q: &Query) -> Result<Vec<StoredVersion>, StoreError> {
+                let rows: Vec<VersionRow> = Self::boxed(q).load(self.conn)?;
+                Ok(rows.into_iter().map(StoredVersion::from).collect())
+            }
+
+            fn count(&mut self, q: &Query) -> Result<i64, StoreError> {
+                let rows: Vec<CountRow> = Self::boxed(q).load(self.conn)?;
+                Ok(rows.into_iter().next().map(|r| r.n).unwrap_or(0))
+            }
+        }
+    };
+}
+
+impl_tx!(
+    SqliteTx,
+    SqliteConnection,
+    Sqlite,
+    render = |s| s.to_string(),
+    // SQLite has no row locks; `Store::write` holds the database write lock instead.
+    lock = ""
+);
+impl_tx!(
+    PgTx,
+    PgConnection,
+    Pg,
+    render = |s| numbered_placeholders(s).into_owned(),
+    lock = " FOR UPDATE"
+);
