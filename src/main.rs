@@ -9,7 +9,11 @@ use carebridge::server::{self, ServerConfig, DEFAULT_BODY_LIMIT, DEFAULT_DATABAS
 use carebridge::store::Store;
 
 #[derive(Parser)]
-#[command(name = "carebridge", version, about = "FHIR R4 server for patient-held health records")]
+#[command(
+    name = "carebridge",
+    version,
+    about = "FHIR R4 server for patient-held health records"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -83,7 +87,11 @@ fn main() -> ExitCode {
 
 fn serve(cfg: ServerConfig) -> Result<(), String> {
     let running = server::start(&cfg).map_err(|e| e.to_string())?;
-    log::info!("serving FHIR R4 at {} ({})", running.base_url, cfg.database_url);
+    log::info!(
+        "serving FHIR R4 at {} ({})",
+        running.base_url,
+        cfg.database_url
+    );
     actix_web::rt::System::new()
         .block_on(running.server)
         .map_err(|e| e.to_string())

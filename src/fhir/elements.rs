@@ -197,9 +197,13 @@ mod tests {
     #[test]
     fn choice_names_resolve_to_their_type() {
         let m = ElementModel::r4();
-        let c = m.child("Observation", "valueQuantity").expect("valueQuantity");
+        let c = m
+            .child("Observation", "valueQuantity")
+            .expect("valueQuantity");
         assert_eq!(c.kind, ElementKind::Complex("Quantity"));
-        let c = m.child("Observation", "effectiveDateTime").expect("effectiveDateTime");
+        let c = m
+            .child("Observation", "effectiveDateTime")
+            .expect("effectiveDateTime");
         assert_eq!(c.kind, ElementKind::Primitive("dateTime"));
         assert!(m.child("Observation", "valueFoo").is_none());
     }

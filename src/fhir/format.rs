@@ -19,9 +19,15 @@ impl Format {
     /// A media type (without parameters) or a `_format` short name.
     pub fn from_media_type(s: &str) -> Option<Format> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "application/fhir+json" | "application/json" | "json" | "text/json"
+            "application/fhir+json"
+            | "application/json"
+            | "json"
+            | "text/json"
             | "application/json+fhir" => Some(Format::Json),
-            "application/fhir+xml" | "application/xml" | "xml" | "text/xml"
+            "application/fhir+xml"
+            | "application/xml"
+            | "xml"
+            | "text/xml"
             | "application/xml+fhir" => Some(Format::Xml),
             _ => None,
         }

@@ -12,9 +12,11 @@ use super::outcome::{Issue, IssueType};
 /// Parses JSON bytes, refusing malformed JSON and duplicate keys with an issue that says where.
 pub fn parse_strict(bytes: &[u8]) -> Result<Value, Issue> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    KeyCheck { path: String::new() }
-        .deserialize(&mut de)
-        .map_err(|e| Issue::error(IssueType::Structure, format!("invalid JSON: {e}")))?;
+    KeyCheck {
+        path: String::new(),
+    }
+    .deserialize(&mut de)
+    .map_err(|e| Issue::error(IssueType::Structure, format!("invalid JSON: {e}")))?;
     serde_json::from_slice(bytes)
         .map_err(|e| Issue::error(IssueType::Structure, format!("invalid JSON: {e}")))
 }
@@ -92,12 +94,19 @@ mod tests {
     #[test]
     fn duplicate_keys_are_refused_with_their_path() {
         let err = super::parse_strict(br#"{"a": {"b": 1, "b": 2}}"#).unwrap_err();
-        assert!(err.diagnostics.contains("duplicate key 'a.b'"), "{}", err.diagnostics);
+        assert!(
+            err.diagnostics.contains("duplicate key 'a.b'"),
+            "{}",
+            err.diagnostics
+        );
     }
 
     #[test]
     fn decimals_keep_their_text() {
         let v = super::parse_strict(br#"{"v": 1.50}"#).expect("parses");
-        assert_eq!(serde_json::to_string(&v).expect("serialises"), r#"{"v":1.50}"#);
+        assert_eq!(
+            serde_json::to_string(&v).expect("serialises"),
+            r#"{"v":1.50}"#
+        );
     }
 }

@@ -14,4 +14,4 @@ pub mod summary;
 pub mod validate;
 
 pub use outcome::{Issue, IssueType, Severity};
-pub use resource_id::{ResourceType, ResourceId, VersionId};
+pub use resource_id::{ResourceId, ResourceType, VersionId};

@@ -142,7 +142,13 @@ mod tests {
         for ok in ["1974", "1974-12", "1974-12-25"] {
             assert!(check_text("date", ok).is_ok(), "{ok}");
         }
-        for bad in ["1974-13-45", "1974-02-30", "74-12-25", "1974-12-25T10:00:00Z", ""] {
+        for bad in [
+            "1974-13-45",
+            "1974-02-30",
+            "74-12-25",
+            "1974-12-25T10:00:00Z",
+            "",
+        ] {
             assert!(check_text("date", bad).is_err(), "{bad}");
         }
         assert!(check_text("dateTime", "2024-05-01T10:00:00+01:00").is_ok());

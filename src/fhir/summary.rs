@@ -40,7 +40,7 @@ pub fn apply(resource: &Value, view: &View) -> Value {
         View::Full => return resource.clone(),
         View::Data => {
             let mut o = obj.clone();
-            o.remove("text");
+            o.shift_remove("text");
             o
         }
         View::Summary => summary_object(obj, &rt, model),
@@ -51,7 +51,7 @@ pub fn apply(resource: &Value, view: &View) -> Value {
             name == "id" || name == "meta" || names.iter().any(|n| n == name)
         }),
     };
-    out.remove("resourceType");
+    out.shift_remove("resourceType");
     let mut result = Map::new();
     result.insert("resourceType".into(), Value::String(rt));
     result.extend(out);
@@ -78,7 +78,11 @@ fn keep_top(
         .collect()
 }
 
-fn summary_object(obj: &Map<String, Value>, context: &str, model: &ElementModel) -> Map<String, Value> {
+fn summary_object(
+    obj: &Map<String, Value>,
+    context: &str,
+    model: &ElementModel,
+) -> Map<String, Value> {
     let mut out = Map::new();
     for (k, v) in obj {
         let name = k.strip_prefix('_').unwrap_or(k);
@@ -95,15 +99,17 @@ fn summary_object(obj: &Map<String, Value>, context: &str, model: &ElementModel)
             (ElementKind::Complex(ctx), Value::Object(o)) if !k.starts_with('_') => {
                 Value::Object(summary_object(o, ctx, model))
             }
-            (ElementKind::Complex(ctx), Value::Array(items)) if !k.starts_with('_') => Value::Array(
-                items
-                    .iter()
-                    .map(|i| match i {
-                        Value::Object(o) => Value::Object(summary_object(o, ctx, model)),
-                        other => other.clone(),
-                    })
-                    .collect(),
-            ),
+            (ElementKind::Complex(ctx), Value::Array(items)) if !k.starts_with('_') => {
+                Value::Array(
+                    items
+                        .iter()
+                        .map(|i| match i {
+                            Value::Object(o) => Value::Object(summary_object(o, ctx, model)),
+                            other => other.clone(),
+                        })
+                        .collect(),
+                )
+            }
             _ => v.clone(),
         };
         out.insert(k.clone(), v);
@@ -148,7 +154,10 @@ mod tests {
     #[test]
     fn elements_keeps_named_elements_and_id() {
         let s = apply(&patient(), &View::Elements(vec!["birthDate".into()]));
-        let keys: Vec<&String> = s.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+        let keys: Vec<&String> = s
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
         assert_eq!(keys, vec!["resourceType", "id", "meta", "birthDate"]);
     }
 

@@ -41,7 +41,10 @@ pub fn conditional_update(
     plan: &SearchPlan,
     resource: Value,
 ) -> Result<Written, InteractionError> {
-    let body_id = resource.get("id").and_then(Value::as_str).map(str::to_string);
+    let body_id = resource
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     match resolve_one(tx, plan, &Access::Unrestricted)? {
         Matches::None => match body_id {
             Some(id) => update(tx, res_type, &id, resource, None),

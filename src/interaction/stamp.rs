@@ -22,7 +22,9 @@ pub fn parse_instant_range(s: &str) -> Option<(i64, i64)> {
     primitive::check_text("dateTime", s).ok()?;
     if s.len() > 10 {
         let t = DateTime::parse_from_rfc3339(s).ok()?.timestamp_micros();
-        let frac_digits = s.split_once('.').map(|(_, f)| f.chars().take_while(char::is_ascii_digit).count());
+        let frac_digits = s
+            .split_once('.')
+            .map(|(_, f)| f.chars().take_while(char::is_ascii_digit).count());
         let width = match frac_digits {
             None => 1_000_000,
             Some(0..=5) => 10i64.pow(6 - frac_digits.unwrap_or(0) as u32),
@@ -32,7 +34,10 @@ pub fn parse_instant_range(s: &str) -> Option<(i64, i64)> {
     }
     let parts: Vec<i32> = s.split('-').filter_map(|p| p.parse().ok()).collect();
     let (start, end) = match parts.as_slice() {
-        [y] => (NaiveDate::from_ymd_opt(*y, 1, 1)?, NaiveDate::from_ymd_opt(y + 1, 1, 1)?),
+        [y] => (
+            NaiveDate::from_ymd_opt(*y, 1, 1)?,
+            NaiveDate::from_ymd_opt(y + 1, 1, 1)?,
+        ),
         [y, m] => {
             let start = NaiveDate::from_ymd_opt(*y, *m as u32, 1)?;
             let end = if *m == 12 {
@@ -58,17 +63,20 @@ pub fn stamp(resource: Value, id: &str, version_id: i64, last_updated: i64) -> V
     let Value::Object(mut obj) = resource else {
         return resource;
     };
-    let rt = obj.remove("resourceType").unwrap_or(Value::Null);
-    obj.remove("id");
-    let mut meta = match obj.remove("meta") {
+    let rt = obj.shift_remove("resourceType").unwrap_or(Value::Null);
+    obj.shift_remove("id");
+    let mut meta = match obj.shift_remove("meta") {
         Some(Value::Object(m)) => m,
         _ => Map::new(),
     };
-    meta.remove("versionId");
-    meta.remove("lastUpdated");
+    meta.shift_remove("versionId");
+    meta.shift_remove("lastUpdated");
     let mut new_meta = Map::new();
     new_meta.insert("versionId".into(), Value::String(version_id.to_string()));
-    new_meta.insert("lastUpdated".into(), Value::String(format_instant(last_updated)));
+    new_meta.insert(
+        "lastUpdated".into(),
+        Value::String(format_instant(last_updated)),
+    );
     new_meta.extend(meta);
     let mut out = Map::new();
     out.insert("resourceType".into(), rt);
@@ -82,17 +90,17 @@ pub fn stamp(resource: Value, id: &str, version_id: i64, last_updated: i64) -> V
 pub fn content_key(resource: &Value) -> Value {
     let mut v = resource.clone();
     if let Some(obj) = v.as_object_mut() {
-        obj.remove("id");
+        obj.shift_remove("id");
         let empty_meta = match obj.get_mut("meta") {
             Some(Value::Object(meta)) => {
-                meta.remove("versionId");
-                meta.remove("lastUpdated");
+                meta.shift_remove("versionId");
+                meta.shift_remove("lastUpdated");
                 meta.is_empty()
             }
             _ => false,
         };
         if empty_meta {
-            obj.remove("meta");
+            obj.shift_remove("meta");
         }
     }
     v
@@ -108,8 +116,10 @@ mod tests {
         assert_eq!(format_instant(s), "2024-01-01T00:00:00.000000Z");
         assert_eq!(format_instant(e), "2025-01-01T00:00:00.000000Z");
         let (s, e) = parse_instant_range("2024-12").expect("month");
-        assert_eq!((format_instant(s).as_str(), format_instant(e).as_str()),
-            ("2024-12-01T00:00:00.000000Z", "2025-01-01T00:00:00.000000Z"));
+        assert_eq!(
+            (format_instant(s).as_str(), format_instant(e).as_str()),
+            ("2024-12-01T00:00:00.000000Z", "2025-01-01T00:00:00.000000Z")
+        );
         let (s, e) = parse_instant_range("2024-05-01T10:00:00Z").expect("instant");
         assert_eq!(e - s, 1_000_000);
         assert!(parse_instant_range("2024-13").is_none());
@@ -123,7 +133,28 @@ mod tests {
         assert_eq!(s["id"], "abc");
         assert_eq!(s["meta"]["versionId"], "2");
         assert_eq!(s["meta"]["profile"][0], "http://p");
-        let keys: Vec<&String> = s.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+        let keys: Vec<&String> = s
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
         assert_eq!(keys, vec!["resourceType", "id", "meta", "active"]);
+        let r = serde_json::json!({"resourceType": "Patient", "gender": "male", "id": "x",
+            "birthDate": "1970", "active": true});
+        let s = stamp(r, "abc", 1, 0);
+        let keys: Vec<&String> = s
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(
+            keys,
+            vec![
+                "resourceType",
+                "id",
+                "meta",
+                "gender",
+                "birthDate",
+                "active"
+            ]
+        );
     }
 }

@@ -50,7 +50,11 @@ pub async fn read_resource(
 }
 
 /// Parses and checks a resource in either format.
-pub fn parse_resource(bytes: &[u8], format: Format, expected_type: &str) -> Result<Value, RestError> {
+pub fn parse_resource(
+    bytes: &[u8],
+    format: Format,
+    expected_type: &str,
+) -> Result<Value, RestError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(RestError::BadRequest("the request body is empty".into()));
     }

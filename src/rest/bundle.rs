@@ -17,7 +17,10 @@ pub fn bundle(kind: &str, links: Links, total: Option<i64>, entries: Vec<Value>)
     let mut b = Map::new();
     b.insert("resourceType".into(), json!("Bundle"));
     b.insert("id".into(), json!(uuid::Uuid::new_v4().to_string()));
-    b.insert("meta".into(), json!({"lastUpdated": format_instant(now_micros())}));
+    b.insert(
+        "meta".into(),
+        json!({"lastUpdated": format_instant(now_micros())}),
+    );
     b.insert("type".into(), json!(kind));
     if let Some(t) = total {
         b.insert("total".into(), json!(t));
@@ -38,11 +41,18 @@ pub fn bundle(kind: &str, links: Links, total: Option<i64>, entries: Vec<Value>)
 pub fn history_entry(v: &StoredVersion, base: &str) -> Result<Value, RestError> {
     let (method, url, status) = match v.method.as_str() {
         "POST" => ("POST", v.res_type.clone(), "201 Created"),
-        "DELETE" => ("DELETE", format!("{}/{}", v.res_type, v.res_id), "204 No Content"),
+        "DELETE" => (
+            "DELETE",
+            format!("{}/{}", v.res_type, v.res_id),
+            "204 No Content",
+        ),
         _ => ("PUT", format!("{}/{}", v.res_type, v.res_id), "200 OK"),
     };
     let mut e = Map::new();
-    e.insert("fullUrl".into(), json!(format!("{base}/{}/{}", v.res_type, v.res_id)));
+    e.insert(
+        "fullUrl".into(),
+        json!(format!("{base}/{}/{}", v.res_type, v.res_id)),
+    );
     if let Some(r) = parsed(v)? {
         e.insert("resource".into(), r);
     }
@@ -55,7 +65,12 @@ pub fn history_entry(v: &StoredVersion, base: &str) -> Result<Value, RestError> 
 }
 
 /// A searchset entry with `search.mode`.
-pub fn search_entry(v: &StoredVersion, base: &str, view: &View, mode: &str) -> Result<Value, RestError> {
+pub fn search_entry(
+    v: &StoredVersion,
+    base: &str,
+    view: &View,
+    mode: &str,
+) -> Result<Value, RestError> {
     let resource = parsed(v)?.map(|r| apply(&r, view)).unwrap_or(Value::Null);
     Ok(json!({
         "fullUrl": format!("{base}/{}/{}", v.res_type, v.res_id),

@@ -17,10 +17,15 @@ const STATEMENT: &str = include_str!("../../capability-statement.json");
 /// The CapabilityStatement as shipped.
 pub fn capability_statement() -> &'static Value {
     static CS: OnceLock<Value> = OnceLock::new();
-    CS.get_or_init(|| serde_json::from_str(STATEMENT).expect("capability-statement.json is valid JSON"))
+    CS.get_or_init(|| {
+        serde_json::from_str(STATEMENT).expect("capability-statement.json is valid JSON")
+    })
 }
 
-pub async fn metadata(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, RestError> {
+pub async fn metadata(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, RestError> {
     let fmt = response_format(&req, &QueryParams::from_request(&req))?;
     let mut cs = capability_statement().clone();
     cs["implementation"] = json!({

@@ -24,16 +24,25 @@ pub async fn create(
     let prefer = prefer(&req);
     let if_none_exist = match req.headers().get("If-None-Exist") {
         Some(h) => {
-            let raw = h.to_str().map_err(|_| RestError::BadRequest("If-None-Exist is not text".into()))?;
+            let raw = h
+                .to_str()
+                .map_err(|_| RestError::BadRequest("If-None-Exist is not text".into()))?;
             // The header holds the query part of a search URL, with or without `Type?`.
             let query = raw.split_once('?').map_or(raw, |(_, q)| q);
-            Some(parse_conditional(rt.as_str(), QueryParams::parse(query.as_bytes()).pairs())?)
+            Some(parse_conditional(
+                rt.as_str(),
+                QueryParams::parse(query.as_bytes()).pairs(),
+            )?)
         }
         None => None,
     };
     let resource = read_resource(&req, payload, state.body_limit, rt.as_str()).await?;
     let store = state.store.clone();
-    let isolation = if if_none_exist.is_some() { Isolation::Serializable } else { Isolation::Plain };
+    let isolation = if if_none_exist.is_some() {
+        Isolation::Serializable
+    } else {
+        Isolation::Plain
+    };
     let created = blocking(move || {
         store
             .write(isolation, |tx| {
@@ -43,7 +52,13 @@ pub async fn create(
     })
     .await?;
     match created {
-        Created::New(w) => written(&w.version, StatusCode::CREATED, &state.base_url, &prefer, &fmt),
+        Created::New(w) => written(
+            &w.version,
+            StatusCode::CREATED,
+            &state.base_url,
+            &prefer,
+            &fmt,
+        ),
         Created::Existing(v) => written(&v, StatusCode::OK, &state.base_url, &prefer, &fmt),
     }
 }

@@ -21,7 +21,9 @@ pub async fn delete(
     let store = state.store.clone();
     let d = blocking(move || {
         store
-            .write(Isolation::Plain, |tx| interaction::delete(tx, rt.as_str(), id.as_str()))
+            .write(Isolation::Plain, |tx| {
+                interaction::delete(tx, rt.as_str(), id.as_str())
+            })
             .map_err(RestError::from)
     })
     .await?;

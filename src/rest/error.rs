@@ -62,9 +62,7 @@ impl RestError {
             }
             RestError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, T::TooLong),
             RestError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, T::Conflict),
-            RestError::MultipleMatches(_) => {
-                (StatusCode::PRECONDITION_FAILED, T::MultipleMatches)
-            }
+            RestError::MultipleMatches(_) => (StatusCode::PRECONDITION_FAILED, T::MultipleMatches),
             RestError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, T::Transient),
             RestError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, T::Exception),
         };
@@ -124,7 +122,9 @@ impl From<InteractionError> for RestError {
         match e {
             InteractionError::Invalid(issues) => RestError::Invalid(issues),
             InteractionError::BadRequest(m) => RestError::BadRequest(m),
-            InteractionError::NotFound(m) => RestError::NotFound(format!("resource {m} is not known")),
+            InteractionError::NotFound(m) => {
+                RestError::NotFound(format!("resource {m} is not known"))
+            }
             InteractionError::Gone(m) => RestError::Gone(format!("resource {m} has been deleted")),
             InteractionError::PreconditionFailed(m) => RestError::PreconditionFailed(m),
             InteractionError::MultipleMatches(m) => RestError::MultipleMatches(m),
@@ -151,18 +151,34 @@ mod tests {
             (RestError::NotFound("x".into()), 404, "not-found"),
             (RestError::Gone("x".into()), 410, "deleted"),
             (RestError::BadRequest("x".into()), 400, "invalid"),
-            (RestError::MethodNotAllowed("PATCH".into()), 405, "not-supported"),
+            (
+                RestError::MethodNotAllowed("PATCH".into()),
+                405,
+                "not-supported",
+            ),
             (RestError::NotAcceptable("x".into()), 406, "not-supported"),
-            (RestError::UnsupportedMediaType("x".into()), 415, "not-supported"),
+            (
+                RestError::UnsupportedMediaType("x".into()),
+                415,
+                "not-supported",
+            ),
             (RestError::PayloadTooLarge(10), 413, "too-long"),
             (RestError::PreconditionFailed("x".into()), 412, "conflict"),
-            (RestError::MultipleMatches("x".into()), 412, "multiple-matches"),
+            (
+                RestError::MultipleMatches("x".into()),
+                412,
+                "multiple-matches",
+            ),
             (StoreError::Busy("locked".into()).into(), 503, "transient"),
             (StoreError::Internal("boom".into()).into(), 500, "exception"),
         ];
         for (err, status, code) in cases {
             let (s, issues) = err.outcome();
-            assert_eq!((s.as_u16(), issues[0].code.code()), (status, code), "{err:?}");
+            assert_eq!(
+                (s.as_u16(), issues[0].code.code()),
+                (status, code),
+                "{err:?}"
+            );
         }
     }
 

@@ -30,7 +30,12 @@ pub async fn errors_in_requested_format(
     let status = res.status();
     let body = match to_bytes(res.into_body()).await {
         Ok(b) => b,
-        Err(_) => return Ok(ServiceResponse::new(http_req, HttpResponse::build(status).finish())),
+        Err(_) => {
+            return Ok(ServiceResponse::new(
+                http_req,
+                HttpResponse::build(status).finish(),
+            ))
+        }
     };
     let new = match json_bytes_to_xml(&body) {
         Ok(xml) => HttpResponse::build(status)

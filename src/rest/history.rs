@@ -15,7 +15,10 @@ use crate::store::HistoryQuery;
 const DEFAULT_COUNT: i64 = 50;
 const MAX_COUNT: i64 = 1000;
 
-pub async fn system(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, RestError> {
+pub async fn system(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, RestError> {
     list(req, state, None, None).await
 }
 
@@ -66,7 +69,9 @@ async fn list(
                 hq.since = Some(
                     parse_instant_range(v)
                         .filter(|_| v.len() > 10)
-                        .ok_or_else(|| bad_param("_since", "expected an instant such as 2024-05-01T10:00:00Z"))?
+                        .ok_or_else(|| {
+                            bad_param("_since", "expected an instant such as 2024-05-01T10:00:00Z")
+                        })?
                         .0,
                 )
             }
@@ -123,7 +128,10 @@ async fn list(
         .iter()
         .map(|v| history_entry(v, &state.base_url))
         .collect::<Result<Vec<_>, _>>()?;
-    value(&bundle("history", Links { self_url, next_url }, None, entries), &fmt)
+    value(
+        &bundle("history", Links { self_url, next_url }, None, entries),
+        &fmt,
+    )
 }
 
 pub fn link(path: &str, params: &[(String, String)]) -> String {

@@ -91,12 +91,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .default_service(web::to(not_found));
 }
 
-async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, RestError> {
+async fn method_not_allowed(
+    req: actix_web::HttpRequest,
+) -> Result<actix_web::HttpResponse, RestError> {
     Err(RestError::MethodNotAllowed(req.method().to_string()))
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, RestError> {
-    Err(RestError::NotFound(format!("nothing is served at {}", req.path())))
+    Err(RestError::NotFound(format!(
+        "nothing is served at {}",
+        req.path()
+    )))
 }
 
 /// Checks the type named in a URL.

@@ -162,7 +162,11 @@ pub fn prefer(req: &HttpRequest) -> Prefer {
     };
     for value in req.headers().get_all("prefer") {
         for token in value.to_str().unwrap_or("").split([',', ';']) {
-            match token.trim().split_once('=').map(|(k, v)| (k.trim(), v.trim().trim_matches('"'))) {
+            match token
+                .trim()
+                .split_once('=')
+                .map(|(k, v)| (k.trim(), v.trim().trim_matches('"')))
+            {
                 Some(("return", "minimal")) => p.return_ = Return::Minimal,
                 Some(("return", "representation")) => p.return_ = Return::Representation,
                 Some(("return", "OperationOutcome")) => p.return_ = Return::OperationOutcome,
@@ -192,10 +196,22 @@ mod tests {
     #[test]
     fn format_follows_format_parameter_then_accept() {
         assert_eq!(fmt(None, "").ok(), Some(Format::Json));
-        assert_eq!(fmt(Some("application/fhir+xml"), "").ok(), Some(Format::Xml));
-        assert_eq!(fmt(Some("application/fhir+xml"), "_format=json").ok(), Some(Format::Json));
-        assert_eq!(fmt(Some("text/html, application/xml;q=0.9"), "").ok(), Some(Format::Xml));
-        assert_eq!(fmt(Some("text/html, */*;q=0.8"), "").ok(), Some(Format::Json));
+        assert_eq!(
+            fmt(Some("application/fhir+xml"), "").ok(),
+            Some(Format::Xml)
+        );
+        assert_eq!(
+            fmt(Some("application/fhir+xml"), "_format=json").ok(),
+            Some(Format::Json)
+        );
+        assert_eq!(
+            fmt(Some("text/html, application/xml;q=0.9"), "").ok(),
+            Some(Format::Xml)
+        );
+        assert_eq!(
+            fmt(Some("text/html, */*;q=0.8"), "").ok(),
+            Some(Format::Json)
+        );
         assert!(fmt(Some("text/html"), "").is_err());
         assert!(fmt(None, "_format=html").is_err());
         assert!(fmt(Some("application/fhir+json; fhirVersion=3.0"), "").is_err());

@@ -23,7 +23,10 @@ pub async fn read(
     let view = view(&q)?;
     let store = state.store.clone();
     let found = blocking(move || {
-        store.read(|tx| tx.version(rt.as_str(), id.as_str(), None).map_err(RestError::from))
+        store.read(|tx| {
+            tx.version(rt.as_str(), id.as_str(), None)
+                .map_err(RestError::from)
+        })
     })
     .await?;
     let v = present(found, &path.0, &path.1)?;
@@ -62,7 +65,9 @@ pub async fn vread(
 fn present(found: Option<StoredVersion>, rt: &str, id: &str) -> Result<StoredVersion, RestError> {
     match found {
         None => Err(RestError::NotFound(format!("{rt}/{id} is not known"))),
-        Some(v) if v.content.is_none() => Err(RestError::Gone(format!("{rt}/{id} has been deleted"))),
+        Some(v) if v.content.is_none() => {
+            Err(RestError::Gone(format!("{rt}/{id} has been deleted")))
+        }
         Some(v) => Ok(v),
     }
 }
@@ -77,7 +82,10 @@ fn not_modified(req: &HttpRequest, v: &StoredVersion) -> bool {
             t == "*" || t.trim_start_matches("W/").trim_matches('"') == current
         });
     }
-    if let Some(ims) = h.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok()) {
+    if let Some(ims) = h
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+    {
         if let Ok(since) = chrono::DateTime::parse_from_rfc2822(ims) {
             // HTTP dates have whole seconds.
             return v.last_updated / 1_000_000 <= since.timestamp();

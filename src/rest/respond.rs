@@ -28,7 +28,11 @@ pub fn http_date(micros: i64) -> String {
 }
 
 /// The body of a stored resource in the asked format and view.
-pub fn resource_body(content: &str, fmt: &ResponseFormat, view: &View) -> Result<Vec<u8>, RestError> {
+pub fn resource_body(
+    content: &str,
+    fmt: &ResponseFormat,
+    view: &View,
+) -> Result<Vec<u8>, RestError> {
     if view.is_full() && !fmt.pretty {
         return match fmt.format {
             Format::Json => Ok(content.as_bytes().to_vec()),
@@ -57,7 +61,10 @@ pub fn resource(
         .body(body))
 }
 
-fn version_headers(mut b: actix_web::HttpResponseBuilder, v: &StoredVersion) -> actix_web::HttpResponseBuilder {
+fn version_headers(
+    mut b: actix_web::HttpResponseBuilder,
+    v: &StoredVersion,
+) -> actix_web::HttpResponseBuilder {
     b.insert_header((header::ETAG, etag(v.version_id)))
         .insert_header((header::LAST_MODIFIED, http_date(v.last_updated)));
     b
@@ -72,7 +79,10 @@ pub fn written(
     prefer: &Prefer,
     fmt: &ResponseFormat,
 ) -> Result<HttpResponse, RestError> {
-    let location = format!("{base}/{}/{}/_history/{}", v.res_type, v.res_id, v.version_id);
+    let location = format!(
+        "{base}/{}/{}/_history/{}",
+        v.res_type, v.res_id, v.version_id
+    );
     match prefer.return_ {
         Return::Representation => {
             let mut r = resource(v, status, fmt, &View::Full)?;
@@ -90,10 +100,7 @@ pub fn written(
             let issue = Issue {
                 severity: Severity::Information,
                 code: IssueType::Informational,
-                diagnostics: format!(
-                    "{}/{} is at version {}",
-                    v.res_type, v.res_id, v.version_id
-                ),
+                diagnostics: format!("{}/{} is at version {}", v.res_type, v.res_id, v.version_id),
                 expression: None,
             };
             let body = render(&operation_outcome(&[issue]), fmt.format, fmt.pretty)
@@ -107,14 +114,19 @@ pub fn written(
 }
 
 /// An informational OperationOutcome with a status.
-pub fn information(status: StatusCode, message: String, fmt: &ResponseFormat) -> Result<HttpResponse, RestError> {
+pub fn information(
+    status: StatusCode,
+    message: String,
+    fmt: &ResponseFormat,
+) -> Result<HttpResponse, RestError> {
     let issue = Issue {
         severity: Severity::Information,
         code: IssueType::Informational,
         diagnostics: message,
         expression: None,
     };
-    let body = render(&operation_outcome(&[issue]), fmt.format, fmt.pretty).map_err(RestError::Internal)?;
+    let body = render(&operation_outcome(&[issue]), fmt.format, fmt.pretty)
+        .map_err(RestError::Internal)?;
     Ok(HttpResponse::build(status)
         .content_type(fmt.format.content_type())
         .body(body))

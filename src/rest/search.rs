@@ -94,7 +94,12 @@ async fn run(
         .map(|v| search_entry(v, &state.base_url, &view, "match"))
         .collect::<Result<Vec<_>, _>>()?;
     value(
-        &bundle("searchset", Links { self_url, next_url }, Some(total), entries),
+        &bundle(
+            "searchset",
+            Links { self_url, next_url },
+            Some(total),
+            entries,
+        ),
         &fmt,
     )
 }

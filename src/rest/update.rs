@@ -40,8 +40,11 @@ pub async fn update(
         }
         None => {
             return Err(RestError::BadValue(
-                Issue::error(IssueType::Required, "an update needs the resource's id in the body")
-                    .at(format!("{rt}.id")),
+                Issue::error(
+                    IssueType::Required,
+                    "an update needs the resource's id in the body",
+                )
+                .at(format!("{rt}.id")),
             ))
         }
     }
@@ -93,7 +96,11 @@ fn respond(
     prefer: &super::negotiate::Prefer,
     fmt: &super::negotiate::ResponseFormat,
 ) -> Result<HttpResponse, RestError> {
-    let status = if w.created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if w.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     written(&w.version, status, &state.base_url, prefer, fmt)
 }
 
@@ -104,7 +111,9 @@ fn if_match(req: &HttpRequest) -> Result<Option<i64>, RestError> {
     };
     let raw = h.to_str().unwrap_or("");
     let v = raw.trim().trim_start_matches("W/").trim_matches('"');
-    VersionId::parse(v)
-        .map(|v| Some(v.0))
-        .ok_or_else(|| RestError::BadRequest(format!("If-Match '{raw}' is not a version ETag such as W/\"3\"")))
+    VersionId::parse(v).map(|v| Some(v.0)).ok_or_else(|| {
+        RestError::BadRequest(format!(
+            "If-Match '{raw}' is not a version ETag such as W/\"3\""
+        ))
+    })
 }

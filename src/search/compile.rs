@@ -16,7 +16,8 @@ pub fn compile_page(plan: &SearchPlan, access: &Access) -> Query {
     if let Some(after) = plan.after {
         q.push(" AND r.pk > ?").bind(Bind::Int(after));
     }
-    q.push(" ORDER BY r.pk LIMIT ?").bind(Bind::Int(plan.count + 1));
+    q.push(" ORDER BY r.pk LIMIT ?")
+        .bind(Bind::Int(plan.count + 1));
     q
 }
 
@@ -54,9 +55,7 @@ fn filters(plan: &SearchPlan, access: &Access, q: &mut Query) {
                             .bind(Bind::Text(c.clone()))
                             .bind(Bind::Text(s.clone())),
                         TokenValue::Code(c) => q.push("t.code = ?").bind(Bind::Text(c.clone())),
-                        TokenValue::System(s) => {
-                            q.push("t.system = ?").bind(Bind::Text(s.clone()))
-                        }
+                        TokenValue::System(s) => q.push("t.system = ?").bind(Bind::Text(s.clone())),
                         TokenValue::NoSystemCode(c) => q
                             .push("(t.code = ? AND t.system IS NULL)")
                             .bind(Bind::Text(c.clone())),

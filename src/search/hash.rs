@@ -13,7 +13,13 @@ pub fn param_hash(resource_type: &str, param: &str) -> i64 {
 mod tests {
     #[test]
     fn hash_is_stable_and_distinguishes_types() {
-        assert_eq!(super::param_hash("Patient", "identifier"), super::param_hash("Patient", "identifier"));
-        assert_ne!(super::param_hash("Patient", "identifier"), super::param_hash("Practitioner", "identifier"));
+        assert_eq!(
+            super::param_hash("Patient", "identifier"),
+            super::param_hash("Patient", "identifier")
+        );
+        assert_ne!(
+            super::param_hash("Patient", "identifier"),
+            super::param_hash("Practitioner", "identifier")
+        );
     }
 }

@@ -98,7 +98,10 @@ pub fn parse_conditional(
 ) -> Result<SearchPlan, SearchError> {
     let plan = parse_search(res_type, pairs, true)?;
     if plan.clauses.is_empty() {
-        return Err(invalid("", "a conditional interaction needs search criteria"));
+        return Err(invalid(
+            "",
+            "a conditional interaction needs search criteria",
+        ));
     }
     Ok(SearchPlan {
         count: 2, // enough to tell one match from many
@@ -115,7 +118,11 @@ fn parse_criterion(res_type: &str, name: &str, value: &str) -> Result<Option<Cla
             }
             Ok(Some(Clause::Id(ids)))
         }
-        "identifier" if ElementModel::r4().element(&format!("{res_type}.identifier")).is_some() => {
+        "identifier"
+            if ElementModel::r4()
+                .element(&format!("{res_type}.identifier"))
+                .is_some() =>
+        {
             let values = split_or(value)
                 .iter()
                 .map(|v| token_value(v))
@@ -137,33 +144,28 @@ fn invalid(param: &str, reason: &str) -> SearchError {
     }
 }
 
-/// Splits on unescaped commas and removes the `\` escapes (search.html#escaping).
+/// Splits on unescaped commas and removes the `\` escapes (search.html#escaping). An escaped
+/// `|` is kept as NUL so token parsing does not split on it; `token_value` restores it.
 fn split_or(value: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
+    let mut out = Vec::new();
+    let mut current = String::new();
     let mut chars = value.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    if n != ',' && n != '|' && n != '$' && n != '\\' {
-                        out.last_mut().map(|s| s.push('\\'));
-                    }
-                    // keep an escaped '|' marked so token parsing does not split on it
-                    if n == '|' {
-                        out.last_mut().map(|s| s.push('\u{0}'));
-                    } else {
-                        out.last_mut().map(|s| s.push(n));
-                    }
+            '\\' => match chars.next() {
+                Some('|') => current.push('\u{0}'),
+                Some(n @ (',' | '$' | '\\')) => current.push(n),
+                Some(n) => {
+                    current.push('\\');
+                    current.push(n);
                 }
-            }
-            ',' => out.push(String::new()),
-            c => {
-                if let Some(s) = out.last_mut() {
-                    s.push(c)
-                }
-            }
+                None => current.push('\\'),
+            },
+            ',' => out.push(std::mem::take(&mut current)),
+            c => current.push(c),
         }
     }
+    out.push(current);
     out
 }
 
@@ -185,14 +187,19 @@ mod tests {
     use super::*;
 
     fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
-        q.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        q.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
     fn identifier_forms_parse() {
         let plan = parse_search(
             "Patient",
-            &pairs(&[("identifier", "https://fhir.nhs.uk/Id/nhs-number|9991000011,x|,|y,z")]),
+            &pairs(&[(
+                "identifier",
+                "https://fhir.nhs.uk/Id/nhs-number|9991000011,x|,|y,z",
+            )]),
             true,
         )
         .expect("parses");
@@ -202,7 +209,10 @@ mod tests {
         assert_eq!(
             values,
             &vec![
-                TokenValue::SystemCode("https://fhir.nhs.uk/Id/nhs-number".into(), "9991000011".into()),
+                TokenValue::SystemCode(
+                    "https://fhir.nhs.uk/Id/nhs-number".into(),
+                    "9991000011".into()
+                ),
                 TokenValue::System("x".into()),
                 TokenValue::NoSystemCode("y".into()),
                 TokenValue::Code("z".into()),
@@ -212,12 +222,15 @@ mod tests {
 
     #[test]
     fn escaped_commas_and_bars_stay_in_the_value() {
-        let plan = parse_search("Patient", &pairs(&[("identifier", r"a\|b|c\,d")]), true)
-            .expect("parses");
+        let plan =
+            parse_search("Patient", &pairs(&[("identifier", r"a\|b|c\,d")]), true).expect("parses");
         let Clause::Token { values, .. } = &plan.clauses[0] else {
             panic!("token clause expected")
         };
-        assert_eq!(values, &vec![TokenValue::SystemCode("a|b".into(), "c,d".into())]);
+        assert_eq!(
+            values,
+            &vec![TokenValue::SystemCode("a|b".into(), "c,d".into())]
+        );
     }
 
     #[test]

@@ -60,7 +60,10 @@ impl Store {
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
             .unwrap_or(url);
-        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Internal(format!("creating {}: {e}", dir.display())))?;
         }
@@ -175,7 +178,9 @@ impl Store {
             (Ok(()), Some(r)) => r,
             (Err(diesel::result::Error::RollbackTransaction), Some(Err(e))) => Err(e),
             (Err(e), _) => Err(StoreError::from(e).into()),
-            (Ok(()), None) => Err(StoreError::Internal("transaction body did not run".into()).into()),
+            (Ok(()), None) => {
+                Err(StoreError::Internal("transaction body did not run".into()).into())
+            }
         }
     }
 }

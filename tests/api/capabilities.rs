@@ -1,0 +1,119 @@
+//! capability-statement.json tells the truth: every type and interaction it declares is served,
+//! and what it does not declare is refused.
+
+use serde_json::{json, Value};
+
+use carebridge::fhir::elements::ElementModel;
+
+use crate::helpers::{Resp, TestServer};
+use crate::storage_test;
+
+/// Answered by a handler of that interaction: not refused as an unsupported method or type.
+fn routed(r: &Resp, what: &str) {
+    assert_ne!(r.status, 405, "{what} answered 405: {}", r.text());
+    assert!(r.status < 500, "{what} answered {}: {}", r.status, r.text());
+    if r.status == 404 {
+        assert_eq!(r.issue().0, "not-found", "{what}: {}", r.text());
+    }
+}
+
+async fn probe(srv: &TestServer, rt: &str, interaction: &str) {
+    let what = format!("{rt} {interaction}");
+    let strict = [("Prefer", "handling=strict")];
+    let r = match interaction {
+        "read" => srv.get(&format!("{rt}/probe")).await,
+        "vread" => srv.get(&format!("{rt}/probe/_history/1")).await,
+        "update" => {
+            srv.put(
+                &format!("{rt}/probe"),
+                &json!({"resourceType": rt, "id": "probe"}),
+            )
+            .await
+        }
+        "delete" => srv.delete(&format!("{rt}/probe")).await,
+        "history-instance" => srv.get(&format!("{rt}/probe/_history")).await,
+        "history-type" => srv.get(&format!("{rt}/_history")).await,
+        "create" => srv.post(rt, &json!({"resourceType": rt})).await,
+        "search-type" => {
+            srv.send("GET", &format!("{rt}?_id=probe"), &strict, None)
+                .await
+        }
+        other => {
+            panic!("capability-statement.json declares {other}, which this test does not know")
+        }
+    };
+    routed(&r, &what);
+}
+
+storage_test!(capability_statement_matches_the_server, |srv| {
+    let cs = srv.get("metadata").await;
+    assert_eq!(cs.status, 200);
+    let cs = cs.json();
+    assert_eq!(cs["resourceType"], "CapabilityStatement");
+    assert_eq!(cs["fhirVersion"], "4.0.1");
+    assert_eq!(cs["implementation"]["url"], srv.base.as_str());
+    let rest = &cs["rest"][0];
+    let declared: Vec<&Value> = rest["resource"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .collect();
+
+    let mut declared_types: Vec<&str> =
+        declared.iter().filter_map(|r| r["type"].as_str()).collect();
+    declared_types.sort();
+    let mut model_types: Vec<&str> = ElementModel::r4().resource_types().collect();
+    model_types.sort();
+    assert_eq!(
+        declared_types, model_types,
+        "every R4 resource type is declared"
+    );
+
+    for r in &declared {
+        let rt = r["type"].as_str().unwrap_or_default();
+        for i in r["interaction"].as_array().into_iter().flatten() {
+            probe(&srv, rt, i["code"].as_str().unwrap_or_default()).await;
+        }
+        for p in r["searchParam"].as_array().into_iter().flatten() {
+            let name = p["name"].as_str().unwrap_or_default();
+            let res = srv
+                .send(
+                    "GET",
+                    &format!("{rt}?{name}=probe"),
+                    &[("Prefer", "handling=strict")],
+                    None,
+                )
+                .await;
+            assert_eq!(res.status, 200, "{rt}?{name}: {}", res.text());
+        }
+        // Not declared, so refused.
+        assert_eq!(
+            srv.send("PATCH", &format!("{rt}/probe"), &[], None)
+                .await
+                .status,
+            405
+        );
+    }
+    for i in rest["interaction"].as_array().into_iter().flatten() {
+        match i["code"].as_str().unwrap_or_default() {
+            "history-system" => routed(&srv.get("_history").await, "history-system"),
+            other => panic!("system interaction {other} is declared but not probed"),
+        }
+    }
+    // Search parameters not declared are refused under strict handling.
+    let r = srv
+        .send(
+            "GET",
+            "Patient?birthdate=1970",
+            &[("Prefer", "handling=strict")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 400);
+});
+
+storage_test!(metadata_is_served_as_xml_too, |srv| {
+    let r = srv.get("metadata?_format=xml").await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("<CapabilityStatement"));
+});

@@ -1,0 +1,17 @@
+//! Integration tests: the real server over HTTP, every storage case on SQLite and PostgreSQL.
+//! Files follow the URL tree and the interactions of http.html.
+
+mod fixtures;
+mod helpers;
+
+mod capabilities;
+mod conditional;
+mod conformance;
+mod create;
+mod delete;
+mod errors;
+mod formats;
+mod history;
+mod read;
+mod search;
+mod update;
