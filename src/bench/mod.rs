@@ -1,8 +1,261 @@
-//! `carebridge bench`: placeholder until the load generator lands.
+//! `carebridge bench`: starts `carebridge serve` as a child process on a fresh database, drives
+//! it over HTTP from concurrent keep-alive clients, and reports requests/s, p50 and p99 for
+//! create, read by id and update, and the server's peak memory.
+//!
+//! Numbers from a debug build mean little: run it from a release build
+//! (`cargo run --release -- bench`).
+
+mod client;
+mod stats;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use client::Connection;
+use stats::{summarise, Summary};
 
 #[derive(clap::Args, Debug)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    /// Database for the server under test (default: a new SQLite file in a temp folder).
+    #[arg(long)]
+    database: Option<String>,
+    /// Concurrent client connections.
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
+    /// Seconds each workload runs.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// HTTP worker threads of the server (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+}
 
-pub fn run(_args: BenchArgs) -> Result<(), String> {
-    Err("bench is not implemented yet".into())
+struct ServerProcess {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServerProcess {
+    fn start(database: &str, workers: Option<usize>) -> Result<ServerProcess, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(exe);
+        cmd.args(["serve", "--listen", &addr, "--database", database])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if let Some(w) = workers {
+            cmd.args(["--workers", &w.to_string()]);
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("starting the server: {e}"))?;
+        Ok(ServerProcess { child, addr })
+    }
+
+    /// Peak resident memory of the server process, in MiB (Linux).
+    fn peak_memory_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let kb: f64 = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        Some(kb / 1024.0)
+    }
+}
+
+fn patient_body(n: usize) -> Vec<u8> {
+    format!(
+        r#"{{"resourceType":"Patient","identifier":[{{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"999{n:07}"}}],"name":[{{"family":"Bench","given":["Patient{n}"]}}],"gender":"female","birthDate":"1980-01-01"}}"#
+    )
+    .into_bytes()
+}
+
+pub fn run(args: BenchArgs) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("carebridge-bench-{}", std::process::id()));
+    let database = args
+        .database
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+    let server = ServerProcess::start(&database, args.workers)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let result = runtime.block_on(drive(&server.addr, &args));
+    let memory = server.peak_memory_mib();
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    let summaries = result?;
+    println!(
+        "carebridge bench: {} clients, {} s per workload, database {}",
+        args.clients, args.seconds, database
+    );
+    println!("| workload | requests/s | p50 ms | p99 ms | requests | errors |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for s in &summaries {
+        println!(
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {} |",
+            s.name, s.per_second, s.p50_ms, s.p99_ms, s.requests, s.errors
+        );
+    }
+    if let Some(m) = memory {
+        println!("server peak memory (VmHWM): {m:.0} MiB");
+    }
+    Ok(())
+}
+
+async fn drive(addr: &str, args: &BenchArgs) -> Result<Vec<Summary>, String> {
+    wait_ready(addr).await?;
+    let duration = Duration::from_secs(args.seconds);
+    let counter = Arc::new(AtomicUsize::new(0));
+    let ids = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+
+    let (ids_c, counter_c) = (ids.clone(), counter.clone());
+    let create = workload(
+        addr,
+        "create (POST Patient)",
+        args.clients,
+        duration,
+        move |_| {
+            let n = counter_c.fetch_add(1, Ordering::Relaxed);
+            ("POST", "/fhir/Patient".to_string(), Some(patient_body(n)))
+        },
+        move |body| {
+            if let Some(id) = id_of(body) {
+                if let Ok(mut v) = ids_c.lock() {
+                    v.push(id);
+                }
+            }
+        },
+    )
+    .await?;
+
+    let ids: Arc<Vec<String>> = Arc::new(ids.lock().map(|v| v.clone()).unwrap_or_default());
+    if ids.is_empty() {
+        return Err("the create workload created nothing".into());
+    }
+    let ids_r = ids.clone();
+    let read = workload(
+        addr,
+        "read (GET Patient/id)",
+        args.clients,
+        duration,
+        move |i| {
+            let id = &ids_r[pseudo_random(i) % ids_r.len()];
+            ("GET", format!("/fhir/Patient/{id}"), None)
+        },
+        |_| {},
+    )
+    .await?;
+
+    let ids_u = ids.clone();
+    let update = workload(addr, "update (PUT Patient/id)", args.clients, duration, move |i| {
+        let id = &ids_u[pseudo_random(i) % ids_u.len()];
+        let body = format!(
+            r#"{{"resourceType":"Patient","id":"{id}","name":[{{"family":"Bench","given":["Update{i}"]}}],"gender":"female"}}"#
+        );
+        ("PUT", format!("/fhir/Patient/{id}"), Some(body.into_bytes()))
+    }, |_| {})
+    .await?;
+    Ok(vec![create, read, update])
+}
+
+fn id_of(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("id")?.as_str().map(str::to_string)
+}
+
+/// A cheap spread over the ids (xorshift of the request number).
+fn pseudo_random(i: usize) -> usize {
+    let mut x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x as usize
+}
+
+async fn wait_ready(addr: &str) -> Result<(), String> {
+    for _ in 0..200 {
+        if let Ok(mut c) = Connection::open(addr).await {
+            if let Ok(r) = c.send("GET", "/fhir/metadata", None).await {
+                if r.status == 200 {
+                    return Ok(());
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!("the server at {addr} did not become ready"))
+}
+
+type Request = (&'static str, String, Option<Vec<u8>>);
+
+/// Runs `clients` connections for `duration`, each sending `next(i)` in a loop.
+async fn workload(
+    addr: &str,
+    name: &str,
+    clients: usize,
+    duration: Duration,
+    next: impl Fn(usize) -> Request + Clone + 'static,
+    on_body: impl Fn(&[u8]) + Clone + 'static,
+) -> Result<Summary, String> {
+    let seq = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let deadline = start + duration;
+    let local = tokio::task::LocalSet::new();
+    let mut handles = Vec::new();
+    for _ in 0..clients {
+        let (next, on_body, seq, addr) =
+            (next.clone(), on_body.clone(), seq.clone(), addr.to_string());
+        handles.push(local.spawn_local(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0usize;
+            let mut conn = Connection::open(&addr).await.map_err(|e| e.to_string())?;
+            while Instant::now() < deadline {
+                let (method, path, body) = next(seq.fetch_add(1, Ordering::Relaxed));
+                let t = Instant::now();
+                match conn.send(method, &path, body.as_deref()).await {
+                    Ok(r) if r.status < 300 => {
+                        lat.push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                        on_body(&r.body);
+                    }
+                    Ok(_) => errors += 1,
+                    Err(_) => {
+                        errors += 1;
+                        conn = Connection::open(&addr).await.map_err(|e| e.to_string())?;
+                    }
+                }
+            }
+            Ok::<_, String>((lat, errors))
+        }));
+    }
+    let results = local
+        .run_until(futures_util::future::join_all(handles))
+        .await;
+    let elapsed = start.elapsed();
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for r in results {
+        let (lat, e) = r.map_err(|e| e.to_string())??;
+        all.extend(lat);
+        errors += e;
+    }
+    Ok(summarise(name, all, errors, elapsed))
 }

@@ -27,15 +27,16 @@ pub enum Store {
     Postgres(Pool<ConnectionManager<PgConnection>>),
 }
 
-/// Pragmas every SQLite connection needs: WAL so readers never block the writer, a busy
-/// timeout so writers queue instead of failing, NORMAL sync (safe with WAL).
+/// Pragmas every SQLite connection needs: a busy timeout so writers queue instead of failing
+/// (set first: switching to WAL itself needs the lock while the pool opens connections at
+/// once), WAL so readers never block the writer, NORMAL sync (safe with WAL).
 #[derive(Debug)]
 struct SqlitePragmas;
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute(
-            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
+            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
              PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
         )
         .map_err(diesel::r2d2::Error::QueryError)
