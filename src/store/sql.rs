@@ -1,7 +1,11 @@
 //! A statement with bound values, written once with `?` placeholders for both databases.
 //! Values are always bound, never spliced into the text.
 
-use std::borrow::Cow;
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query as DieselQuery, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Untyped};
+use diesel::sqlite::Sqlite;
+use diesel::{QueryResult, RunQueryDsl};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Bind {
@@ -36,33 +40,69 @@ impl Query {
     }
 }
 
-/// PostgreSQL numbers its placeholders. The statements this crate builds hold no string
-/// literals (every value is bound), so each `?` is a placeholder.
-pub fn numbered_placeholders(sql: &str) -> Cow<'_, str> {
-    if !sql.contains('?') {
-        return Cow::Borrowed(sql);
-    }
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
+/// A [`Query`] as diesel runs it. diesel never caches the prepared statements of `sql_query`;
+/// this wrapper lets it cache them by SQL text, which saves SQLite a statement compile on every
+/// request. Each `?` in the text becomes the backend's placeholder (`?` or `$n`), so the
+/// statements this crate builds hold no `?` except placeholders (every value is bound).
+pub struct Statement<'q>(pub &'q Query);
+
+impl QueryId for Statement<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
 }
+
+impl DieselQuery for Statement<'_> {
+    type SqlType = Untyped;
+}
+
+impl<Conn> RunQueryDsl<Conn> for Statement<'_> {}
+
+/// Statements with long IN lists vary too much to be worth a cache slot each.
+const MAX_CACHED_BINDS: usize = 32;
+
+macro_rules! statement_for {
+    ($backend:ty) => {
+        impl QueryFragment<$backend> for Statement<'_> {
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, $backend>) -> QueryResult<()> {
+                if self.0.binds.len() > MAX_CACHED_BINDS {
+                    out.unsafe_to_cache_prepared();
+                }
+                let mut parts = self.0.sql.split('?');
+                out.push_sql(parts.next().unwrap_or(""));
+                for (bind, part) in self.0.binds.iter().zip(parts) {
+                    match bind {
+                        Bind::Text(s) => out.push_bind_param::<Text, String>(s)?,
+                        Bind::OptText(s) => {
+                            out.push_bind_param::<Nullable<Text>, Option<String>>(s)?
+                        }
+                        Bind::Int(i) => out.push_bind_param::<BigInt, i64>(i)?,
+                        Bind::Bool(b) => out.push_bind_param::<Bool, bool>(b)?,
+                    }
+                    out.push_sql(part);
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+statement_for!(Sqlite);
+statement_for!(Pg);
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use diesel::debug_query;
+
     #[test]
-    fn placeholders_are_numbered_in_order() {
-        assert_eq!(
-            super::numbered_placeholders("a = ? AND b IN (?, ?)"),
-            "a = $1 AND b IN ($2, $3)"
-        );
+    fn placeholders_become_the_backends_own() {
+        let mut q = Query::new("a = ? AND b IN (?, ?)");
+        q.bind(Bind::Int(1))
+            .bind(Bind::Text("x".into()))
+            .bind(Bind::Bool(true));
+        let pg = debug_query::<Pg, _>(&Statement(&q)).to_string();
+        assert!(pg.starts_with("a = $1 AND b IN ($2, $3)"), "{pg}");
+        let lite = debug_query::<Sqlite, _>(&Statement(&q)).to_string();
+        assert!(lite.starts_with("a = ? AND b IN (?, ?)"), "{lite}");
     }
 }

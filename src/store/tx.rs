@@ -1,13 +1,12 @@
 //! The statements of one unit of work, behind a trait both databases implement with the same
-//! SQL. Where the two differ (row locks, placeholder syntax) the macro below takes it as input.
+//! SQL. Where the two differ (row locks) the macro below takes it as input.
 
-use diesel::pg::{Pg, PgConnection};
-use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::pg::PgConnection;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
-use diesel::sqlite::{Sqlite, SqliteConnection};
+use diesel::sqlite::SqliteConnection;
 use diesel::{QueryableByName, RunQueryDsl};
 
-use super::sql::{numbered_placeholders, Bind, Query};
+use super::sql::{Bind, Query, Statement};
 use super::{Head, HistoryQuery, NewVersion, StoreError, StoredVersion, TokenRow};
 
 /// One connection's worth of storage statements; inside `Store::write` all of them belong to
@@ -130,7 +129,7 @@ fn history_query(q: &HistoryQuery) -> Query {
 }
 
 macro_rules! impl_tx {
-    ($tx:ident, $conn:ty, $backend:ty, render = $render:expr, lock = $lock:expr) => {
+    ($tx:ident, $conn:ty, lock = $lock:expr) => {
         /// A connection of this backend; `write` says whether heads are read for update.
         pub struct $tx<'c> {
             pub conn: &'c mut $conn,
@@ -138,22 +137,8 @@ macro_rules! impl_tx {
         }
 
         impl $tx<'_> {
-            fn boxed<'q>(q: &'q Query) -> BoxedSqlQuery<'q, $backend, SqlQuery> {
-                let render: fn(&str) -> String = $render;
-                let mut b = diesel::sql_query(render(&q.sql)).into_boxed::<$backend>();
-                for bind in &q.binds {
-                    b = match bind {
-                        Bind::Text(s) => b.bind::<Text, _>(s.as_str()),
-                        Bind::OptText(s) => b.bind::<Nullable<Text>, _>(s.as_deref()),
-                        Bind::Int(i) => b.bind::<BigInt, _>(*i),
-                        Bind::Bool(v) => b.bind::<Bool, _>(*v),
-                    };
-                }
-                b
-            }
-
             fn exec(&mut self, q: &Query) -> Result<usize, StoreError> {
-                Ok(Self::boxed(q).execute(self.conn)?)
+                Ok(Statement(q).execute(self.conn)?)
             }
         }
 
@@ -166,7 +151,7 @@ macro_rules! impl_tx {
                     q.push($lock);
                 }
                 q.bind(Bind::Text(res_type.into())).bind(Bind::Text(res_id.into()));
-                let rows: Vec<HeadRow> = Self::boxed(&q).load(self.conn)?;
+                let rows: Vec<HeadRow> = Statement(&q).load(self.conn)?;
                 Ok(rows.into_iter().next().map(|r| Head {
                     pk: r.pk,
                     version_id: r.version_id,
@@ -191,7 +176,7 @@ macro_rules! impl_tx {
                 q.push(" WHERE r.res_type = ? AND r.res_id = ?")
                     .bind(Bind::Text(res_type.into()))
                     .bind(Bind::Text(res_id.into()));
-                let rows: Vec<VersionRow> = Self::boxed(&q).load(self.conn)?;
+                let rows: Vec<VersionRow> = Statement(&q).load(self.conn)?;
                 Ok(rows.into_iter().next().map(StoredVersion::from))
             }
 
@@ -211,7 +196,7 @@ macro_rules! impl_tx {
                     .bind(Bind::Int(version_id))
                     .bind(Bind::Int(last_updated))
                     .bind(Bind::Bool(deleted));
-                let rows: Vec<PkRow> = Self::boxed(&q).load(self.conn)?;
+                let rows: Vec<PkRow> = Statement(&q).load(self.conn)?;
                 rows.into_iter()
                     .next()
                     .map(|r| r.pk)
@@ -270,12 +255,12 @@ macro_rules! impl_tx {
             }
 
             fn search(&mut self, q: &Query) -> Result<Vec<StoredVersion>, StoreError> {
-                let rows: Vec<VersionRow> = Self::boxed(q).load(self.conn)?;
+                let rows: Vec<VersionRow> = Statement(q).load(self.conn)?;
                 Ok(rows.into_iter().map(StoredVersion::from).collect())
             }
 
             fn count(&mut self, q: &Query) -> Result<i64, StoreError> {
-                let rows: Vec<CountRow> = Self::boxed(q).load(self.conn)?;
+                let rows: Vec<CountRow> = Statement(q).load(self.conn)?;
                 Ok(rows.into_iter().next().map(|r| r.n).unwrap_or(0))
             }
         }
@@ -285,15 +270,7 @@ macro_rules! impl_tx {
 impl_tx!(
     SqliteTx,
     SqliteConnection,
-    Sqlite,
-    render = |s| s.to_string(),
     // SQLite has no row locks; `Store::write` holds the database write lock instead.
     lock = ""
 );
-impl_tx!(
-    PgTx,
-    PgConnection,
-    Pg,
-    render = |s| numbered_placeholders(s).into_owned(),
-    lock = " FOR UPDATE"
-);
+impl_tx!(PgTx, PgConnection, lock = " FOR UPDATE");
