@@ -117,3 +117,79 @@ storage_test!(metadata_is_served_as_xml_too, |srv| {
     assert_eq!(r.status, 200);
     assert!(r.text().contains("<CapabilityStatement"));
 });
+
+// The per-type flags of the statement, checked by behaviour on Basic (a type with no required
+// elements, so one body serves every check). Every type is routed the same way.
+storage_test!(capability_flags_are_kept, |srv| {
+    let cs = srv.get("metadata").await.json();
+    let basic = cs["rest"][0]["resource"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["type"] == "Basic"))
+        .cloned()
+        .expect("Basic is declared");
+    let body = |id: &str| json!({"resourceType": "Basic", "id": id, "code": {"text": "probe"}, "identifier": [{"system": "urn:probe", "value": "1"}]});
+
+    assert_eq!(basic["updateCreate"], true);
+    assert_eq!(srv.put("Basic/flag-1", &body("flag-1")).await.status, 201);
+
+    assert_eq!(basic["versioning"], "versioned-update");
+    let stale = srv
+        .send_json(
+            "PUT",
+            "Basic/flag-1",
+            &[("If-Match", "W/\"9\"")],
+            &body("flag-1"),
+        )
+        .await;
+    assert_eq!(stale.status, 412);
+
+    assert_eq!(basic["readHistory"], true);
+    assert_eq!(srv.get("Basic/flag-1/_history/1").await.status, 200);
+
+    assert_eq!(basic["conditionalRead"], "full-support");
+    let etag = srv
+        .send("GET", "Basic/flag-1", &[("If-None-Match", "W/\"1\"")], None)
+        .await;
+    let lm = srv
+        .get("Basic/flag-1")
+        .await
+        .header("last-modified")
+        .unwrap_or_default();
+    let since = srv
+        .send(
+            "GET",
+            "Basic/flag-1",
+            &[("If-Modified-Since", lm.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!((etag.status, since.status), (304, 304));
+
+    assert_eq!(basic["conditionalCreate"], true);
+    let mut fresh = body("ignored");
+    if let Some(o) = fresh.as_object_mut() {
+        o.shift_remove("id");
+    }
+    let again = srv
+        .send_json(
+            "POST",
+            "Basic",
+            &[("If-None-Exist", "identifier=urn:probe|1")],
+            &fresh,
+        )
+        .await;
+    assert_eq!(again.status, 200);
+
+    assert_eq!(basic["conditionalUpdate"], true);
+    let cu = srv
+        .put("Basic?identifier=urn:probe|1", &body("flag-1"))
+        .await;
+    assert_eq!(cu.status, 200, "{}", cu.text());
+
+    assert_eq!(basic["conditionalDelete"], "single");
+    assert_eq!(srv.put("Basic/flag-2", &body("flag-2")).await.status, 201);
+    assert_eq!(srv.delete("Basic?identifier=urn:probe|1").await.status, 412);
+    assert_eq!(srv.delete("Basic/flag-2").await.status, 200);
+    assert_eq!(srv.delete("Basic?identifier=urn:probe|1").await.status, 200);
+    assert_eq!(srv.get("Basic/flag-1").await.status, 410);
+});
