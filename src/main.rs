@@ -37,9 +37,9 @@ enum Command {
         /// HTTP worker threads (default: one per core).
         #[arg(long, env = "CAREBRIDGE_WORKERS")]
         workers: Option<usize>,
-        /// Database connections in the pool.
-        #[arg(long, env = "CAREBRIDGE_POOL_SIZE", default_value_t = 16)]
-        pool_size: u32,
+        /// Database connections in the pool (default: 4 for SQLite, 16 for PostgreSQL).
+        #[arg(long, env = "CAREBRIDGE_POOL_SIZE")]
+        pool_size: Option<u32>,
     },
     /// Create the database if needed and apply pending migrations.
     Migrate {
@@ -71,7 +71,7 @@ fn main() -> ExitCode {
             };
             serve(cfg)
         }
-        Command::Migrate { database } => Store::open(&database, 1)
+        Command::Migrate { database } => Store::open(&database, Some(1))
             .map(|s| log::info!("{} database is migrated", s.backend_name()))
             .map_err(|e| e.to_string()),
         Command::Bench(args) => carebridge::bench::run(args),

@@ -23,7 +23,8 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// HTTP worker threads; by default one per core.
     pub workers: Option<usize>,
-    pub pool_size: u32,
+    /// Database connections; by default 4 for SQLite, 16 for PostgreSQL.
+    pub pool_size: Option<u32>,
 }
 
 impl ServerConfig {
@@ -34,7 +35,7 @@ impl ServerConfig {
             base_url: None,
             body_limit: DEFAULT_BODY_LIMIT,
             workers: None,
-            pool_size: 16,
+            pool_size: None,
         }
     }
 }

@@ -137,7 +137,7 @@ impl TestServer {
     fn launch(database_url: String, db: Database) -> TestServer {
         let cfg = ServerConfig {
             workers: Some(2),
-            pool_size: 8,
+            pool_size: Some(8),
             body_limit: 64 * 1024,
             ..ServerConfig::new("127.0.0.1:0".parse().expect("addr"), database_url.clone())
         };
