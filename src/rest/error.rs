@@ -33,6 +33,9 @@ pub enum RestError {
     UnsupportedMediaType(String),
     #[error("the request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
+    /// Concurrent writers kept colliding on the same resource, even after retries.
+    #[error("the resource was changed by another request at the same time; try again")]
+    Conflict(String),
     #[error("{0}")]
     PreconditionFailed(String),
     #[error("{0}")]
@@ -61,6 +64,7 @@ impl RestError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, T::NotSupported)
             }
             RestError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, T::TooLong),
+            RestError::Conflict(_) => (StatusCode::CONFLICT, T::Conflict),
             RestError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, T::Conflict),
             RestError::MultipleMatches(_) => (StatusCode::PRECONDITION_FAILED, T::MultipleMatches),
             RestError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, T::Transient),
@@ -78,7 +82,7 @@ impl ResponseError for RestError {
     /// Always JSON here; the format middleware turns it into XML when the client asked for XML.
     fn error_response(&self) -> HttpResponse {
         match self {
-            RestError::Internal(detail) | RestError::Busy(detail) => {
+            RestError::Internal(detail) | RestError::Busy(detail) | RestError::Conflict(detail) => {
                 log::error!("{self}: {detail}")
             }
             _ => {}
@@ -95,7 +99,7 @@ impl From<StoreError> for RestError {
         match e {
             StoreError::Busy(d) => RestError::Busy(d),
             // A race that lost every retry: the client may try again.
-            StoreError::Conflict(d) => RestError::Busy(d),
+            StoreError::Conflict(d) => RestError::Conflict(d),
             StoreError::Internal(d) => RestError::Internal(d),
         }
     }
@@ -170,6 +174,11 @@ mod tests {
                 "multiple-matches",
             ),
             (StoreError::Busy("locked".into()).into(), 503, "transient"),
+            (
+                StoreError::Conflict("serialization".into()).into(),
+                409,
+                "conflict",
+            ),
             (StoreError::Internal("boom".into()).into(), 500, "exception"),
         ];
         for (err, status, code) in cases {

@@ -129,3 +129,43 @@ storage_test!(many_concurrent_creates_all_succeed, |srv| {
     }
     assert_eq!(srv.get("Patient?_summary=count").await.json()["total"], 40);
 });
+
+storage_test!(hostile_bodies_never_cause_a_server_error, |srv| {
+    let deep = format!("{}{}", "{\"a\":".repeat(300), "}".repeat(300));
+    let bodies: Vec<String> = vec![
+        deep,
+        r#"{"resourceType": "Patient", "multipleBirthInteger": 99999999999}"#.into(),
+        r#"{"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "valueQuantity": {"value": 1e400}}"#.into(),
+        r#"{"resourceType": "Patient", "name": [{"given": [null]}]}"#.into(),
+        r#"{"resourceType": "Patient", "name": [null]}"#.into(),
+        r#"{"resourceType": "Patient", "_birthDate": "x"}"#.into(),
+        r#"{"resourceType": "Patient", "contained": [{"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Patient", "gender": 1}}]}]}"#.into(),
+        r#"{"resourceType": "Patient", "text": {"status": "generated", "div": "not xhtml"}}"#.into(),
+        r#"{"resourceType": "Patient", "birthDate": "１９７４-12-25"}"#.into(),
+        "\u{feff}{\"resourceType\": \"Patient\"}".into(),
+        r#"{"resourceType": "Patient", "id": "a/../../b"}"#.into(),
+        r#"{"resourceType": 7}"#.into(),
+        "null".into(),
+        "\"\\ud800\"".into(),
+    ];
+    for b in bodies {
+        let r = srv
+            .send(
+                "POST",
+                "Patient",
+                &[("Content-Type", "application/fhir+json")],
+                Some(b.clone().into_bytes()),
+            )
+            .await;
+        assert!(r.status < 500, "{} for {b:.80}: {}", r.status, r.text());
+        if r.status >= 400 {
+            assert_eq!(r.json()["resourceType"], "OperationOutcome", "{b:.80}");
+        }
+    }
+    for b in ["<Patient xmlns=\"http://hl7.org/fhir\"><birthDate value=\"1974-13-45\"/></Patient>", "<Patient/>", "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><Patient xmlns=\"http://hl7.org/fhir\"><id value=\"&e;\"/></Patient>", "<Bundle xmlns=\"http://hl7.org/fhir\"></Bundle>"] {
+        let r = srv
+            .send("POST", "Patient", &[("Content-Type", "application/fhir+xml")], Some(b.as_bytes().to_vec()))
+            .await;
+        assert!(r.status < 500 && r.status >= 400, "{} for {b}: {}", r.status, r.text());
+    }
+});
