@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::stamp::{now_micros, stamp};
 use super::{InteractionError, Written};
-use crate::search::token_rows;
+use crate::search::index_rows;
 use crate::store::{Head, NewVersion, StoredVersion, Tx};
 
 /// Writes `resource` (or a delete when `None`) as the next version after `head`.
@@ -49,9 +49,9 @@ pub fn write_version(
     })?;
     let rows = content
         .as_ref()
-        .map(|(_, r)| token_rows(res_type, r))
+        .map(|(_, r)| index_rows(res_type, r))
         .unwrap_or_default();
-    tx.replace_tokens(pk, &rows)?;
+    tx.replace_index(pk, &rows)?;
     let created = head.is_none_or(|h| h.deleted) && !deleted;
     Ok(Written {
         version: StoredVersion {

@@ -7,14 +7,17 @@
 
 mod access;
 mod compile;
+mod extract;
+pub mod fhirpath;
 mod hash;
-mod index;
+mod normalize;
+pub mod params;
 mod parse;
 
 pub use access::Access;
 pub use compile::{compile_count, compile_page};
+pub use extract::index_rows;
 pub use hash::param_hash;
-pub use index::token_rows;
 pub use parse::{parse_conditional, parse_search, Clause, SearchPlan, TokenValue};
 
 /// Why a query cannot be run.

@@ -57,13 +57,91 @@ pub struct NewVersion<'a> {
     pub content: Option<&'a str>,
 }
 
-/// One token index row (system|code) of a resource.
+/// Everything the index tables hold for one resource. Each row is written once for every
+/// patient compartment the resource is in (once with no compartment when it is in none), so
+/// patient-scoped searches are index seeks on (param, compartment, value).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndexRows {
+    pub compartments: Vec<String>,
+    pub strings: Vec<StringRow>,
+    pub tokens: Vec<TokenRow>,
+    pub dates: Vec<DateRow>,
+    pub numbers: Vec<NumberRow>,
+    pub quantities: Vec<QuantityRow>,
+    pub references: Vec<ReferenceRow>,
+    pub uris: Vec<UriRow>,
+    pub composites: Vec<CompositeRow>,
+}
+
+/// `param` in every row is the 64-bit hash of (resource type, parameter code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StringRow {
+    pub param: i64,
+    /// Lower case without accents, for the default starts-with and `:contains` matches.
+    pub value_norm: String,
+    pub value_exact: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRow {
     pub param: i64,
     pub system: Option<String>,
     pub code: Option<String>,
-    pub compartment: Option<String>,
+    /// Display or text, normalised, for `:text`.
+    pub text_norm: Option<String>,
+}
+
+/// The instants a value covers, [low, high) in µs since the epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateRow {
+    pub param: i64,
+    pub low: i64,
+    pub high: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumberRow {
+    pub param: i64,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantityRow {
+    pub param: i64,
+    pub system: Option<String>,
+    pub code: Option<String>,
+    pub unit: Option<String>,
+    pub value: f64,
+}
+
+/// A reference: `target_type`/`target_id` for a resolvable reference, `url` for an absolute
+/// or canonical one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferenceRow {
+    pub param: i64,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UriRow {
+    pub param: i64,
+    pub value: String,
+}
+
+/// A composite's first component (a code) with its second (a code, quantity, date or string).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CompositeRow {
+    pub param: i64,
+    pub code_system: Option<String>,
+    pub code: Option<String>,
+    pub value_system: Option<String>,
+    pub value_code: Option<String>,
+    pub number: Option<f64>,
+    pub date_low: Option<i64>,
+    pub date_high: Option<i64>,
+    pub text_norm: Option<String>,
 }
 
 /// Which history to list (hl7.org/fhir/R4/http.html#history).

@@ -3,7 +3,7 @@
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query as DieselQuery, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Bool, Nullable, Text, Untyped};
+use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text, Untyped};
 use diesel::sqlite::Sqlite;
 use diesel::{QueryResult, RunQueryDsl};
 
@@ -12,6 +12,9 @@ pub enum Bind {
     Text(String),
     OptText(Option<String>),
     Int(i64),
+    OptInt(Option<i64>),
+    Float(f64),
+    OptFloat(Option<f64>),
     Bool(bool),
 }
 
@@ -76,6 +79,13 @@ macro_rules! statement_for {
                             out.push_bind_param::<Nullable<Text>, Option<String>>(s)?
                         }
                         Bind::Int(i) => out.push_bind_param::<BigInt, i64>(i)?,
+                        Bind::OptInt(i) => {
+                            out.push_bind_param::<Nullable<BigInt>, Option<i64>>(i)?
+                        }
+                        Bind::Float(f) => out.push_bind_param::<Double, f64>(f)?,
+                        Bind::OptFloat(f) => {
+                            out.push_bind_param::<Nullable<Double>, Option<f64>>(f)?
+                        }
                         Bind::Bool(b) => out.push_bind_param::<Bool, bool>(b)?,
                     }
                     out.push_sql(part);

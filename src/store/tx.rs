@@ -7,7 +7,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{QueryableByName, RunQueryDsl};
 
 use super::sql::{Bind, Query, Statement};
-use super::{Head, HistoryQuery, NewVersion, StoreError, StoredVersion, TokenRow};
+use super::{Head, HistoryQuery, IndexRows, NewVersion, StoreError, StoredVersion};
 
 /// One connection's worth of storage statements; inside `Store::write` all of them belong to
 /// one database transaction.
@@ -31,8 +31,8 @@ pub trait Tx {
     ) -> Result<i64, StoreError>;
     fn update_head(&mut self, head: &Head) -> Result<(), StoreError>;
     fn append_version(&mut self, v: &NewVersion<'_>) -> Result<(), StoreError>;
-    /// Replaces the token index rows of a resource.
-    fn replace_tokens(&mut self, res_pk: i64, rows: &[TokenRow]) -> Result<(), StoreError>;
+    /// Replaces the search index rows of a resource.
+    fn replace_index(&mut self, res_pk: i64, rows: &IndexRows) -> Result<(), StoreError>;
     fn history(&mut self, q: &HistoryQuery) -> Result<Vec<StoredVersion>, StoreError>;
     /// Runs a compiled search that selects the columns of [`StoredVersion`].
     fn search(&mut self, q: &Query) -> Result<Vec<StoredVersion>, StoreError>;
@@ -99,6 +99,161 @@ struct CountRow {
 /// Columns of [`StoredVersion`], selected from `resource_version v`.
 pub const VERSION_COLUMNS: &str =
     "v.seq, v.res_type, v.res_id, v.version_id, v.last_updated, v.method, v.content";
+
+const INDEX_TABLES: [&str; 8] = [
+    "idx_string",
+    "idx_token",
+    "idx_date",
+    "idx_number",
+    "idx_quantity",
+    "idx_reference",
+    "idx_uri",
+    "idx_composite",
+];
+
+/// Multi-row INSERTs for every index row, once per compartment of the resource.
+fn index_inserts(res_pk: i64, rows: &IndexRows) -> Vec<Query> {
+    let compartments: Vec<Option<String>> = if rows.compartments.is_empty() {
+        vec![None]
+    } else {
+        rows.compartments.iter().cloned().map(Some).collect()
+    };
+    let mut out = Vec::new();
+    let mut table = |name: &str, columns: &str, values: Vec<Vec<Bind>>| {
+        let width = columns.split(',').count() + 3;
+        let placeholders = format!("({})", vec!["?"; width].join(", "));
+        let all: Vec<(Option<String>, Vec<Bind>)> = compartments
+            .iter()
+            .flat_map(|c| values.iter().map(move |v| (c.clone(), v.clone())))
+            .collect();
+        // Stay well under SQLite's limit on bound values per statement.
+        for chunk in all.chunks(100) {
+            let mut q = Query::new(format!(
+                "INSERT INTO {name} (res_pk, param, compartment, {columns}) VALUES "
+            ));
+            for (i, (c, v)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push(&placeholders);
+                q.bind(Bind::Int(res_pk));
+                let mut v = v.clone();
+                let param = v.remove(0);
+                q.bind(param).bind(Bind::OptText(c.clone()));
+                for b in v {
+                    q.bind(b);
+                }
+            }
+            out.push(q);
+        }
+    };
+    let t = |s: &Option<String>| Bind::OptText(s.clone());
+    table(
+        "idx_string",
+        "value_norm, value_exact",
+        rows.strings
+            .iter()
+            .map(|r| {
+                vec![
+                    Bind::Int(r.param),
+                    Bind::Text(r.value_norm.clone()),
+                    Bind::Text(r.value_exact.clone()),
+                ]
+            })
+            .collect(),
+    );
+    table(
+        "idx_token",
+        "system, code, text_norm",
+        rows.tokens
+            .iter()
+            .map(|r| {
+                vec![
+                    Bind::Int(r.param),
+                    t(&r.system),
+                    t(&r.code),
+                    t(&r.text_norm),
+                ]
+            })
+            .collect(),
+    );
+    table(
+        "idx_date",
+        "low, high",
+        rows.dates
+            .iter()
+            .map(|r| vec![Bind::Int(r.param), Bind::Int(r.low), Bind::Int(r.high)])
+            .collect(),
+    );
+    table(
+        "idx_number",
+        "value",
+        rows.numbers
+            .iter()
+            .map(|r| vec![Bind::Int(r.param), Bind::Float(r.value)])
+            .collect(),
+    );
+    table(
+        "idx_quantity",
+        "system, code, unit, value",
+        rows.quantities
+            .iter()
+            .map(|r| {
+                vec![
+                    Bind::Int(r.param),
+                    t(&r.system),
+                    t(&r.code),
+                    t(&r.unit),
+                    Bind::Float(r.value),
+                ]
+            })
+            .collect(),
+    );
+    table(
+        "idx_reference",
+        "target_type, target_id, url",
+        rows.references
+            .iter()
+            .map(|r| {
+                vec![
+                    Bind::Int(r.param),
+                    t(&r.target_type),
+                    t(&r.target_id),
+                    t(&r.url),
+                ]
+            })
+            .collect(),
+    );
+    table(
+        "idx_uri",
+        "value",
+        rows.uris
+            .iter()
+            .map(|r| vec![Bind::Int(r.param), Bind::Text(r.value.clone())])
+            .collect(),
+    );
+    table(
+        "idx_composite",
+        "code_system, code, value_system, value_code, number, date_low, date_high, text_norm",
+        rows.composites
+            .iter()
+            .map(|r| {
+                vec![
+                    Bind::Int(r.param),
+                    t(&r.code_system),
+                    t(&r.code),
+                    t(&r.value_system),
+                    t(&r.value_code),
+                    Bind::OptFloat(r.number),
+                    Bind::OptInt(r.date_low),
+                    Bind::OptInt(r.date_high),
+                    t(&r.text_norm),
+                ]
+            })
+            .collect(),
+    );
+    out
+}
 
 fn history_query(q: &HistoryQuery) -> Query {
     let mut s = Query::new(format!(
@@ -228,23 +383,13 @@ macro_rules! impl_tx {
                 self.exec(&q).map(|_| ())
             }
 
-            fn replace_tokens(&mut self, res_pk: i64, rows: &[TokenRow]) -> Result<(), StoreError> {
-                let mut del = Query::new("DELETE FROM idx_token WHERE res_pk = ?");
-                del.bind(Bind::Int(res_pk));
-                self.exec(&del)?;
-                // Batched multi-row inserts keep index writes to a few statements.
-                for chunk in rows.chunks(100) {
-                    let mut q = Query::new(
-                        "INSERT INTO idx_token (res_pk, param, system, code, compartment) VALUES ",
-                    );
-                    for (i, r) in chunk.iter().enumerate() {
-                        q.push(if i == 0 { "(?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?)" });
-                        q.bind(Bind::Int(res_pk))
-                            .bind(Bind::Int(r.param))
-                            .bind(Bind::OptText(r.system.clone()))
-                            .bind(Bind::OptText(r.code.clone()))
-                            .bind(Bind::OptText(r.compartment.clone()));
-                    }
+            fn replace_index(&mut self, res_pk: i64, rows: &IndexRows) -> Result<(), StoreError> {
+                for table in INDEX_TABLES {
+                    let mut del = Query::new(format!("DELETE FROM {table} WHERE res_pk = ?"));
+                    del.bind(Bind::Int(res_pk));
+                    self.exec(&del)?;
+                }
+                for q in index_inserts(res_pk, rows) {
                     self.exec(&q)?;
                 }
                 Ok(())

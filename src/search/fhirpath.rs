@@ -1,0 +1,452 @@
+//! The FHIRPath subset HL7's R4 search parameters use: dotted paths, `|`, parentheses,
+//! `.ofType(T)` / `.as(T)` / `as T`, `.where(resolve() is T)` and `.where(field = 'literal')`.
+//! Expressions are parsed once at start-up; one that uses anything else is refused with a
+//! reason, and its parameter is not offered.
+//!
+//! Evaluation walks the stored JSON with the R4 element table, so a choice element (`value`)
+//! finds `valueQuantity` and knows its type.
+
+use serde_json::Value;
+
+use crate::fhir::elements::{ElementKind, ElementModel};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Child(String),
+    OfType(String),
+    ResolvesTo(String),
+    FieldEquals(String, String),
+    /// `[n]`: the n-th item selected so far.
+    Index(usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    /// The resource type the path starts from (`Resource` and `DomainResource` match any).
+    pub root: String,
+    pub steps: Vec<Step>,
+}
+
+/// A parsed expression: the union of its paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expression(pub Vec<Path>);
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Ident(String),
+    Str(String),
+    Dot,
+    Open,
+    Close,
+    Bar,
+    Eq,
+    Index(usize),
+}
+
+fn tokenize(s: &str) -> Result<Vec<Token>, String> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            ' ' | '\t' | '\n' | '\r' => i += 1,
+            '.' => {
+                out.push(Token::Dot);
+                i += 1
+            }
+            '(' => {
+                out.push(Token::Open);
+                i += 1
+            }
+            ')' => {
+                out.push(Token::Close);
+                i += 1
+            }
+            '|' => {
+                out.push(Token::Bar);
+                i += 1
+            }
+            '=' => {
+                out.push(Token::Eq);
+                i += 1
+            }
+            '[' => {
+                let end = chars[i..]
+                    .iter()
+                    .position(|c| *c == ']')
+                    .ok_or("unterminated [")?;
+                let n: String = chars[i + 1..i + end].iter().collect();
+                out.push(Token::Index(
+                    n.trim().parse().map_err(|_| format!("bad index [{n}]"))?,
+                ));
+                i += end + 1;
+            }
+            '\'' => {
+                let start = i + 1;
+                let end = chars[start..]
+                    .iter()
+                    .position(|c| *c == '\'')
+                    .ok_or("unterminated string")?;
+                out.push(Token::Str(chars[start..start + end].iter().collect()));
+                i = start + end + 1;
+            }
+            c if c.is_alphabetic() || c == '_' => {
+                let start = i;
+                while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                    i += 1;
+                }
+                out.push(Token::Ident(chars[start..i].iter().collect()));
+            }
+            other => return Err(format!("'{other}' is not supported")),
+        }
+    }
+    Ok(out)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos)
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        let t = self.tokens.get(self.pos).cloned();
+        self.pos += 1;
+        t
+    }
+
+    fn expect(&mut self, t: Token) -> Result<(), String> {
+        match self.next() {
+            Some(x) if x == t => Ok(()),
+            other => Err(format!("expected {t:?}, found {other:?}")),
+        }
+    }
+
+    fn ident(&mut self) -> Result<String, String> {
+        match self.next() {
+            Some(Token::Ident(s)) => Ok(s),
+            other => Err(format!("expected a name, found {other:?}")),
+        }
+    }
+
+    fn union(&mut self) -> Result<Vec<Path>, String> {
+        let mut paths = self.term()?;
+        while self.peek() == Some(&Token::Bar) {
+            self.pos += 1;
+            paths.extend(self.term()?);
+        }
+        Ok(paths)
+    }
+
+    fn term(&mut self) -> Result<Vec<Path>, String> {
+        let mut paths = if self.peek() == Some(&Token::Open) {
+            self.pos += 1;
+            let inner = self.union()?;
+            self.expect(Token::Close)?;
+            inner
+        } else {
+            vec![Path {
+                root: self.ident()?,
+                steps: Vec::new(),
+            }]
+        };
+        loop {
+            let step = match self.peek() {
+                Some(Token::Dot) => {
+                    self.pos += 1;
+                    self.step()?
+                }
+                Some(Token::Ident(k)) if k == "as" => {
+                    self.pos += 1;
+                    Step::OfType(self.ident()?)
+                }
+                Some(Token::Index(n)) => {
+                    let n = *n;
+                    self.pos += 1;
+                    Step::Index(n)
+                }
+                _ => break,
+            };
+            for p in &mut paths {
+                p.steps.push(step.clone());
+            }
+        }
+        Ok(paths)
+    }
+
+    fn step(&mut self) -> Result<Step, String> {
+        let name = self.ident()?;
+        if self.peek() != Some(&Token::Open) {
+            return Ok(Step::Child(name));
+        }
+        self.pos += 1;
+        let step = match name.as_str() {
+            "ofType" | "as" => Step::OfType(self.ident()?),
+            "where" => {
+                let first = self.ident()?;
+                if first == "resolve" {
+                    self.expect(Token::Open)?;
+                    self.expect(Token::Close)?;
+                    match self.ident()?.as_str() {
+                        "is" => Step::ResolvesTo(self.ident()?),
+                        other => return Err(format!("'resolve() {other}' is not supported")),
+                    }
+                } else {
+                    self.expect(Token::Eq)?;
+                    match self.next() {
+                        Some(Token::Str(lit)) => Step::FieldEquals(first, lit),
+                        other => return Err(format!("expected a string literal, found {other:?}")),
+                    }
+                }
+            }
+            other => return Err(format!("function '{other}()' is not supported")),
+        };
+        self.expect(Token::Close)?;
+        Ok(step)
+    }
+}
+
+impl Expression {
+    pub fn parse(s: &str) -> Result<Expression, String> {
+        let mut p = Parser {
+            tokens: tokenize(s)?,
+            pos: 0,
+        };
+        let paths = p.union()?;
+        if p.pos != p.tokens.len() {
+            return Err(format!("unexpected {:?}", p.tokens.get(p.pos)));
+        }
+        Ok(Expression(paths))
+    }
+
+    /// The paths that apply to a resource type.
+    pub fn paths_for<'a>(&'a self, res_type: &'a str) -> impl Iterator<Item = &'a Path> + 'a {
+        self.0.iter().filter(move |p| {
+            p.root == res_type || p.root == "Resource" || p.root == "DomainResource"
+        })
+    }
+
+    /// Evaluates a relative expression (a composite's component, `value.ofType(Quantity)`)
+    /// from a node another expression selected: its first name is a child of that node.
+    pub fn evaluate_from<'v>(&self, node: &Node<'v>) -> Vec<Node<'v>> {
+        let model = ElementModel::r4();
+        let mut out = Vec::new();
+        for path in &self.0 {
+            let mut nodes = children(model, node, &path.root);
+            for step in &path.steps {
+                nodes = apply(model, step, nodes);
+            }
+            out.extend(nodes);
+        }
+        out
+    }
+
+    /// Evaluates the expression on a resource: every value it selects, with its FHIR type.
+    pub fn evaluate<'v>(&self, resource: &'v Value) -> Vec<Node<'v>> {
+        let Some(rt) = resource.get("resourceType").and_then(Value::as_str) else {
+            return Vec::new();
+        };
+        let model = ElementModel::r4();
+        let mut out = Vec::new();
+        for path in self.paths_for(rt) {
+            let mut nodes = vec![Node {
+                value: resource,
+                context: rt.to_string(),
+                type_name: rt.to_string(),
+            }];
+            for step in &path.steps {
+                nodes = apply(model, step, nodes);
+            }
+            out.extend(nodes);
+        }
+        out
+    }
+}
+
+/// A value an expression selected, with its type name (`date`, `CodeableConcept`, …).
+#[derive(Debug, Clone)]
+pub struct Node<'v> {
+    pub value: &'v Value,
+    context: String,
+    pub type_name: String,
+}
+
+fn apply<'v>(model: &ElementModel, step: &Step, nodes: Vec<Node<'v>>) -> Vec<Node<'v>> {
+    match step {
+        Step::Child(name) => nodes
+            .iter()
+            .flat_map(|n| children(model, n, name))
+            .collect(),
+        Step::OfType(t) => nodes
+            .into_iter()
+            .filter(|n| n.type_name.eq_ignore_ascii_case(t))
+            .collect(),
+        Step::ResolvesTo(t) => nodes
+            .into_iter()
+            .filter(|n| {
+                n.value
+                    .get("reference")
+                    .and_then(Value::as_str)
+                    .and_then(reference_type)
+                    .is_some_and(|rt| rt == t)
+            })
+            .collect(),
+        Step::Index(i) => nodes.into_iter().nth(*i).into_iter().collect(),
+        Step::FieldEquals(field, lit) => nodes
+            .into_iter()
+            .filter(|n| n.value.get(field).and_then(Value::as_str) == Some(lit.as_str()))
+            .collect(),
+    }
+}
+
+/// The resource type a reference names: `Patient/1`, `http://x/fhir/Patient/1`,
+/// `Patient/1/_history/2`.
+pub fn reference_type(reference: &str) -> Option<&str> {
+    let parts: Vec<&str> = reference.split('/').collect();
+    let n = parts.len();
+    let at = if n >= 4 && parts[n - 2] == "_history" {
+        n - 4
+    } else {
+        n.checked_sub(2)?
+    };
+    let t = parts[at];
+    ElementModel::r4().is_resource_type(t).then_some(t)
+}
+
+fn children<'v>(model: &ElementModel, node: &Node<'v>, name: &str) -> Vec<Node<'v>> {
+    let Value::Object(obj) = node.value else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut push = |v: &'v Value, context: String, type_name: String| match v {
+        Value::Array(items) => out.extend(items.iter().filter(|i| !i.is_null()).map(|i| Node {
+            value: i,
+            context: context.clone(),
+            type_name: type_name.clone(),
+        })),
+        v => out.push(Node {
+            value: v,
+            context,
+            type_name,
+        }),
+    };
+    if let Some(v) = obj.get(name) {
+        if let Some(child) = model.child(&node.context, name) {
+            let type_name = child.def.types.first().cloned().unwrap_or_default();
+            push(v, context_of(&child.kind), type_name);
+        }
+        return out;
+    }
+    // A choice element: `value` selects `valueQuantity`, `valueString`, …
+    for (key, v) in obj {
+        if key.len() > name.len()
+            && key.starts_with(name)
+            && key[name.len()..].starts_with(|c: char| c.is_ascii_uppercase())
+        {
+            if let Some(child) = model.child(&node.context, key) {
+                if child.def.choice && child.def.name == name {
+                    let type_name = key[name.len()..].to_string();
+                    let t = child
+                        .def
+                        .types
+                        .iter()
+                        .find(|t| t.eq_ignore_ascii_case(&type_name))
+                        .cloned()
+                        .unwrap_or(type_name);
+                    push(v, context_of(&child.kind), t);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn context_of(kind: &ElementKind<'_>) -> String {
+    match kind {
+        ElementKind::Primitive(t) => t.to_string(),
+        ElementKind::Complex(c) => c.to_string(),
+        ElementKind::Resource => "Resource".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_the_forms_hl7_uses() {
+        let e = Expression::parse("(Observation.value.ofType(CodeableConcept)).text | Observation.subject.where(resolve() is Patient)").expect("parses");
+        assert_eq!(e.0.len(), 2);
+        assert_eq!(
+            e.0[0].steps,
+            vec![
+                Step::Child("value".into()),
+                Step::OfType("CodeableConcept".into()),
+                Step::Child("text".into())
+            ]
+        );
+        assert_eq!(e.0[1].steps[1], Step::ResolvesTo("Patient".into()));
+        let w = Expression::parse("Patient.telecom.where(system='phone')").expect("where");
+        assert_eq!(
+            w.0[0].steps[1],
+            Step::FieldEquals("system".into(), "phone".into())
+        );
+        assert!(
+            Expression::parse("Patient.deceased.exists() and Patient.deceased != false").is_err()
+        );
+    }
+
+    #[test]
+    fn choice_elements_are_found_with_their_type() {
+        let o = json!({"resourceType": "Observation", "valueQuantity": {"value": 1}, "effectiveDateTime": "2024",
+            "subject": {"reference": "Patient/p1"}, "component": [{"valueString": "x"}, {"valueQuantity": {"value": 2}}]});
+        let e = Expression::parse(
+            "(Observation.value.ofType(Quantity)) | (Observation.component.value.ofType(Quantity))",
+        )
+        .expect("parses");
+        let vals: Vec<String> = e
+            .evaluate(&o)
+            .iter()
+            .map(|n| n.value["value"].to_string())
+            .collect();
+        assert_eq!(vals, vec!["1", "2"]);
+        let d = Expression::parse("Observation.effective").expect("parses");
+        let n = d.evaluate(&o);
+        assert_eq!((n.len(), n[0].type_name.as_str()), (1, "dateTime"));
+        let s =
+            Expression::parse("Observation.subject.where(resolve() is Patient)").expect("parses");
+        assert_eq!(s.evaluate(&o).len(), 1);
+        let g = Expression::parse("Observation.subject.where(resolve() is Group)").expect("parses");
+        assert_eq!(g.evaluate(&o).len(), 0);
+    }
+
+    #[test]
+    fn every_hl7_expression_parses_but_the_known_few() {
+        let raw: Value =
+            serde_json::from_str(include_str!("../../profiles/search-parameters.json"))
+                .expect("json");
+        let failed: Vec<String> = raw["parameter"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| {
+                p["expression"]
+                    .as_str()
+                    .map(|e| (p["url"].as_str().unwrap_or(""), e))
+            })
+            .filter(|(_, e)| Expression::parse(e).is_err())
+            .map(|(u, _)| u.to_string())
+            .collect();
+        // Patient-deceased uses exists(), `and` and `!=`.
+        assert_eq!(
+            failed,
+            vec!["http://hl7.org/fhir/SearchParameter/Patient-deceased"]
+        );
+    }
+}

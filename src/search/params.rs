@@ -1,0 +1,259 @@
+//! The search parameters the server offers: HL7's R4 definitions (profiles/search-parameters.json),
+//! each expression parsed once at start-up. A parameter whose expression uses FHIRPath the
+//! evaluator does not cover is refused, with a warning naming it, and is not offered.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use super::fhirpath::Expression;
+use super::hash::param_hash;
+use crate::fhir::elements::ElementModel;
+
+const DEFINITIONS: &str = include_str!("../../profiles/search-parameters.json");
+const COMPARTMENT: &str = include_str!("../../profiles/compartment-patient.json");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParamType {
+    Number,
+    Date,
+    String,
+    Token,
+    Reference,
+    Composite,
+    Quantity,
+    Uri,
+    Special,
+}
+
+impl ParamType {
+    fn parse(s: &str) -> Option<ParamType> {
+        Some(match s {
+            "number" => ParamType::Number,
+            "date" => ParamType::Date,
+            "string" => ParamType::String,
+            "token" => ParamType::Token,
+            "reference" => ParamType::Reference,
+            "composite" => ParamType::Composite,
+            "quantity" => ParamType::Quantity,
+            "uri" => ParamType::Uri,
+            "special" => ParamType::Special,
+            _ => return None,
+        })
+    }
+}
+
+/// One component of a composite parameter: the parameter it refers to, and its expression
+/// relative to the composite's element.
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub param_type: ParamType,
+    pub expression: Expression,
+}
+
+/// A search parameter as it applies to one resource type.
+#[derive(Debug, Clone)]
+pub struct SearchParam {
+    pub code: String,
+    pub url: String,
+    pub param_type: ParamType,
+    pub expression: Expression,
+    pub targets: Vec<String>,
+    pub components: Vec<Component>,
+    /// The key of this (type, parameter) in the index tables.
+    pub hash: i64,
+}
+
+#[derive(Deserialize)]
+struct RawFile {
+    parameter: Vec<RawParam>,
+}
+
+#[derive(Deserialize)]
+struct RawParam {
+    url: String,
+    code: String,
+    base: Vec<String>,
+    #[serde(rename = "type")]
+    param_type: String,
+    expression: Option<String>,
+    #[serde(default)]
+    target: Vec<String>,
+    #[serde(default)]
+    component: Vec<RawComponent>,
+}
+
+#[derive(Deserialize)]
+struct RawComponent {
+    definition: String,
+    expression: String,
+}
+
+#[derive(Deserialize)]
+struct RawCompartment {
+    resource: HashMap<String, Vec<String>>,
+}
+
+/// Every offered parameter by (resource type, code), and the patient compartment.
+pub struct Registry {
+    by_type: HashMap<String, HashMap<String, SearchParam>>,
+    compartment: HashMap<String, Vec<String>>,
+    /// Parameters refused at start-up, with the reason.
+    pub refused: Vec<(String, String)>,
+}
+
+impl Registry {
+    /// The registry built from the shipped definitions.
+    pub fn r4() -> &'static Registry {
+        static R: OnceLock<Registry> = OnceLock::new();
+        R.get_or_init(|| {
+            let r = Registry::build(DEFINITIONS, COMPARTMENT);
+            for (url, why) in &r.refused {
+                log::warn!("search parameter {url} is not offered: {why}");
+            }
+            r
+        })
+    }
+
+    fn build(definitions: &str, compartment: &str) -> Registry {
+        let raw: RawFile =
+            serde_json::from_str(definitions).expect("search-parameters.json is valid");
+        let compartment: RawCompartment =
+            serde_json::from_str(compartment).expect("compartment-patient.json is valid");
+        let types_by_url: HashMap<&str, &str> = raw
+            .parameter
+            .iter()
+            .map(|p| (p.url.as_str(), p.param_type.as_str()))
+            .collect();
+        let model = ElementModel::r4();
+        let mut by_type: HashMap<String, HashMap<String, SearchParam>> = HashMap::new();
+        let mut refused = Vec::new();
+        for p in &raw.parameter {
+            let Some(param_type) = ParamType::parse(&p.param_type) else {
+                refused.push((p.url.clone(), format!("unknown type {}", p.param_type)));
+                continue;
+            };
+            let Some(expr) = &p.expression else {
+                // _text, _content, _query and the like: no expression to index.
+                continue;
+            };
+            if param_type == ParamType::Special {
+                refused.push((p.url.clone(), "special parameters are not supported".into()));
+                continue;
+            }
+            let expression = match Expression::parse(expr) {
+                Ok(e) => e,
+                Err(why) => {
+                    refused.push((p.url.clone(), why));
+                    continue;
+                }
+            };
+            let mut components = Vec::new();
+            let mut ok = true;
+            for c in &p.component {
+                let t = types_by_url
+                    .get(c.definition.as_str())
+                    .and_then(|t| ParamType::parse(t));
+                match (t, Expression::parse(&c.expression)) {
+                    (Some(param_type), Ok(expression)) => components.push(Component {
+                        param_type,
+                        expression,
+                    }),
+                    _ => ok = false,
+                }
+            }
+            if !ok {
+                refused.push((p.url.clone(), "a component cannot be evaluated".into()));
+                continue;
+            }
+            let bases: Vec<String> = if p
+                .base
+                .iter()
+                .any(|b| b == "Resource" || b == "DomainResource")
+            {
+                model.resource_types().map(str::to_string).collect()
+            } else {
+                p.base.clone()
+            };
+            for base in bases {
+                let sp = SearchParam {
+                    code: p.code.clone(),
+                    url: p.url.clone(),
+                    param_type,
+                    expression: expression.clone(),
+                    targets: p.target.clone(),
+                    components: components.clone(),
+                    hash: param_hash(&base, &p.code),
+                };
+                by_type.entry(base).or_default().insert(p.code.clone(), sp);
+            }
+        }
+        Registry {
+            by_type,
+            compartment: compartment.resource,
+            refused,
+        }
+    }
+
+    pub fn get(&self, res_type: &str, code: &str) -> Option<&SearchParam> {
+        self.by_type.get(res_type).and_then(|m| m.get(code))
+    }
+
+    /// Every parameter of a resource type.
+    pub fn of_type<'a>(&'a self, res_type: &str) -> impl Iterator<Item = &'a SearchParam> + 'a {
+        self.by_type
+            .get(res_type)
+            .into_iter()
+            .flat_map(|m| m.values())
+    }
+
+    /// The parameters whose Patient references put a resource of this type in a patient's
+    /// compartment (`link` for Patient itself, which is also in its own compartment).
+    pub fn compartment_params(&self, res_type: &str) -> &[String] {
+        self.compartment
+            .get(res_type)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hl7_parameters_load_with_few_refusals() {
+        let r = Registry::r4();
+        let obs = r.get("Observation", "code").expect("Observation.code");
+        assert_eq!(obs.param_type, ParamType::Token);
+        assert!(r.get("Observation", "_lastUpdated").is_some());
+        assert!(r.get("Patient", "birthdate").is_some());
+        assert_eq!(
+            r.get("Observation", "code-value-quantity")
+                .map(|p| p.components.len()),
+            Some(2)
+        );
+        // Patient-deceased (exists(), `and`, `!=`), Location-near (special) and the two
+        // MolecularSequence composites of composites are the expected ones.
+        let mut refused: Vec<&str> = r
+            .refused
+            .iter()
+            .map(|(u, _)| u.rsplit('/').next().unwrap_or(""))
+            .collect();
+        refused.sort();
+        assert_eq!(
+            refused,
+            vec![
+                "Location-near",
+                "MolecularSequence-chromosome-variant-coordinate",
+                "MolecularSequence-referenceseqid-variant-coordinate",
+                "Patient-deceased"
+            ]
+        );
+        assert_eq!(
+            r.compartment_params("Observation"),
+            ["subject", "performer"]
+        );
+    }
+}
