@@ -15,13 +15,39 @@ INTERACTIONS = ["read", "vread", "update", "delete", "history-instance", "histor
                 "create", "search-type"]
 
 
+definitions = json.load(open("profiles/search-parameters.json"))["parameter"]
+# The server refuses these at start-up (src/search/params.rs says why), and composites of
+# other than two components.
+REFUSED = {"Patient-deceased", "Location-near", "MolecularSequence-chromosome-variant-coordinate",
+           "MolecularSequence-referenceseqid-variant-coordinate"}
+
+
 def search_params(rt):
-    params = [{"name": "_id", "type": "token",
-               "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"}]
-    if f"{rt}.identifier" in elements:
-        params.append({"name": "identifier", "type": "token",
-                       "documentation": "Identifier system|value, as search.html#token"})
-    return params
+    params = {}
+    for p in definitions:
+        if "expression" not in p or p["url"].rsplit("/", 1)[1] in REFUSED:
+            continue
+        if p["type"] == "composite" and len(p.get("component", [])) != 2:
+            continue
+        if rt in p["base"] or "Resource" in p["base"] or "DomainResource" in p["base"]:
+            params[p["code"]] = {"name": p["code"], "definition": p["url"], "type": p["type"]}
+    return [params[k] for k in sorted(params)]
+
+
+def includes(rt):
+    refs = sorted(p["name"] for p in search_params(rt) if p["type"] == "reference")
+    return ["*"] + [f"{rt}:{r}" for r in refs]
+
+
+def revincludes(rt):
+    out = []
+    for p in definitions:
+        if p["type"] != "reference" or "expression" not in p:
+            continue
+        targets = p.get("target", [])
+        if rt in targets:
+            out += [f"{b}:{p['code']}" for b in p["base"]]
+    return sorted(set(out))
 
 
 resources = []
@@ -36,8 +62,12 @@ for rt in sorted(model["resources"]):
         "conditionalRead": "full-support",
         "conditionalUpdate": True,
         "conditionalDelete": "single",
+        "searchInclude": includes(rt),
+        "searchRevInclude": revincludes(rt),
         "searchParam": search_params(rt),
     })
+    # FHIR JSON has no empty arrays.
+    resources[-1] = {k: v for k, v in resources[-1].items() if v != []}
 
 statement = {
     "resourceType": "CapabilityStatement",

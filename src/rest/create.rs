@@ -32,6 +32,7 @@ pub async fn create(
             Some(parse_conditional(
                 rt.as_str(),
                 QueryParams::parse(query.as_bytes()).pairs(),
+                &state.base_url,
             )?)
         }
         None => None,

@@ -43,7 +43,7 @@ pub async fn conditional_delete(
         .filter(|(k, _)| k != "_format" && k != "_pretty")
         .cloned()
         .collect();
-    let plan = parse_conditional(rt.as_str(), &criteria)?;
+    let plan = parse_conditional(rt.as_str(), &criteria, &state.base_url)?;
     let store = state.store.clone();
     let d = blocking(move || {
         store

@@ -82,6 +82,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
+                web::resource("/{type}/{id}/{compartment_type}")
+                    .route(web::get().to(search::compartment))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
                 web::resource("/{type}/{id}/_history/{vid}")
                     .route(web::get().to(read::vread))
                     .route(web::head().to(read::vread))

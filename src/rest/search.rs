@@ -1,5 +1,6 @@
-//! search (search.html) by GET and by POST to `_search`, answered with a searchset Bundle.
-//! The parameters the server supports so far: `_id`, `identifier`, `_count`, `_summary=count`.
+//! search (search.html) by GET and by POST to `_search`, and compartment search
+//! (`Patient/[id]/[type]`), answered with a searchset Bundle: matches, then `_include`d and
+//! `_revinclude`d resources with `search.mode = include`, a total and paging links.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -10,16 +11,18 @@ use super::history::link;
 use super::negotiate::{prefer, response_format, view};
 use super::query::QueryParams;
 use super::respond::value;
-use super::{blocking, resource_type, AppState};
-use crate::search::{compile_count, compile_page, parse_search, Access};
+use super::{address, blocking, resource_type, AppState};
+use crate::fhir::ResourceType;
+use crate::search::{parse_search, run, Access, NextPage};
 
 pub async fn search_get(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RestError> {
+    let rt = resource_type(&path)?;
     let q = QueryParams::from_request(&req);
-    run(req, &path, q, state).await
+    respond(req, rt, None, q, state).await
 }
 
 /// `POST [type]/_search` with a form body; its parameters join the URL's.
@@ -29,6 +32,7 @@ pub async fn search_post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RestError> {
+    let rt = resource_type(&path)?;
     let ct = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
@@ -42,62 +46,81 @@ pub async fn search_post(
     let body = read_limited(&req, payload, state.body_limit).await?;
     let mut q = QueryParams::from_request(&req);
     q.0.extend(QueryParams::parse(&body).0);
-    run(req, &path, q, state).await
+    respond(req, rt, None, q, state).await
 }
 
-async fn run(
+/// `GET Patient/[id]/[type]`: a search within one patient's compartment.
+pub async fn compartment(
     req: HttpRequest,
-    type_name: &str,
+    path: web::Path<(String, String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, RestError> {
+    let (ct, id) = address(&path.0, &path.1)?;
+    if ct.as_str() != "Patient" {
+        return Err(RestError::NotFound(format!(
+            "{ct} compartments are not supported; Patient ones are"
+        )));
+    }
+    let rt = resource_type(&path.2)?;
+    let q = QueryParams::from_request(&req);
+    respond(req, rt, Some(id.to_string()), q, state).await
+}
+
+async fn respond(
+    req: HttpRequest,
+    rt: ResourceType,
+    compartment: Option<String>,
     q: QueryParams,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, RestError> {
-    let rt = resource_type(type_name)?;
     let fmt = response_format(&req, &q)?;
     let count_only = q.get("_summary") == Some("count");
     let view = view(&q)?;
-    let plan = parse_search(rt.as_str(), q.pairs(), prefer(&req).strict)?;
+    let mut plan = parse_search(rt.as_str(), q.pairs(), prefer(&req).strict, &state.base_url)?;
+    plan.compartment = compartment.clone();
     let store = state.store.clone();
-    let access = Access::Unrestricted;
     let p = plan.clone();
-    let (total, mut page) = blocking(move || {
-        store.read(|tx| {
-            let total = tx.count(&compile_count(&p, &access))?;
-            let page = if count_only || p.count == 0 {
-                Vec::new()
-            } else {
-                tx.search(&compile_page(&p, &access))?
-            };
-            Ok::<_, RestError>((total, page))
-        })
-    })
-    .await?;
-    let more = page.len() as i64 > plan.count;
-    page.truncate(plan.count as usize);
-    let path = format!("{}/{}", state.base_url, rt);
+    let result = blocking(move || Ok(run(&store, &p, &Access::Unrestricted, count_only)?)).await?;
+
+    let path = match &compartment {
+        Some(id) => format!("{}/Patient/{id}/{rt}", state.base_url),
+        None => format!("{}/{rt}", state.base_url),
+    };
     let mut applied = plan.applied.clone();
     for p in ["_summary", "_elements"] {
         if let Some(v) = q.get(p) {
             applied.push((p.to_string(), v.to_string()));
         }
     }
-    let self_url = link(&path, &applied);
-    let next_url = match page.last() {
-        Some(last) if more => {
-            let mut p = applied.clone();
-            p.push(("_cursor".into(), last.seq.to_string()));
-            Some(link(&path, &p))
+    let mut self_params = applied.clone();
+    if let Some((id, offset)) = &plan.snapshot {
+        self_params.push(("_snapshot".into(), id.clone()));
+        self_params.push(("_offset".into(), offset.to_string()));
+    }
+    let self_url = link(&path, &self_params);
+    let next_url = result.next.map(|n| {
+        let mut p = applied.clone();
+        match n {
+            NextPage::After(k) => p.push(("_cursor".into(), k.to_string())),
+            NextPage::Snapshot(id, offset) => {
+                p.push(("_snapshot".into(), id));
+                p.push(("_offset".into(), offset.to_string()));
+            }
         }
-        _ => None,
-    };
-    let entries = page
-        .iter()
-        .map(|v| search_entry(v, &state.base_url, &view, "match"))
-        .collect::<Result<Vec<_>, _>>()?;
+        link(&path, &p)
+    });
+    let mut entries = Vec::new();
+    for v in &result.matches {
+        entries.push(search_entry(v, &state.base_url, &view, "match")?);
+    }
+    for v in &result.included {
+        entries.push(search_entry(v, &state.base_url, &view, "include")?);
+    }
     value(
         &bundle(
             "searchset",
             Links { self_url, next_url },
-            Some(total),
+            result.total,
             entries,
         ),
         &fmt,

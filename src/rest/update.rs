@@ -76,7 +76,7 @@ pub async fn conditional_update(
         .filter(|(k, _)| k != "_format" && k != "_pretty")
         .cloned()
         .collect();
-    let plan = parse_conditional(rt.as_str(), &criteria)?;
+    let plan = parse_conditional(rt.as_str(), &criteria, &state.base_url)?;
     let resource = read_resource(&req, payload, state.body_limit, rt.as_str()).await?;
     let store = state.store.clone();
     let w = blocking(move || {

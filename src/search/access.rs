@@ -11,8 +11,8 @@ pub enum Access {
 }
 
 impl Access {
-    /// Appends ` AND …` restricting the resource aliased `r` to what this access allows.
-    pub fn restrict(&self, _q: &mut Query) {
+    /// Appends ` AND …` restricting the resource aliased `alias` to what this access allows.
+    pub fn restrict(&self, _q: &mut Query, _alias: &str) {
         match self {
             Access::Unrestricted => {}
         }

@@ -1,23 +1,41 @@
-//! A [`SearchPlan`] compiled to one SQL statement over `resource r` with every value bound and
-//! the access predicate ANDed in.
+//! A [`SearchPlan`] compiled to SQL over `resource r`: each criterion is `r.pk [NOT] IN
+//! (SELECT res_pk FROM idx_… WHERE …)`, so the most selective index drives the query; every
+//! value is bound; the access predicate is ANDed into every statement, includes and chains
+//! alike.
 
 use super::access::Access;
-use super::parse::{Clause, SearchPlan, TokenValue};
+use super::params::ParamType;
+use super::parse::{Alt, Clause, Modifier, SearchPlan, Sort, SortKey};
+use super::value::{Prefix, QuantityValue, ReferenceValue, TokenValue};
+use crate::interaction::now_micros;
 use crate::store::{Bind, Query};
 
-/// The page of matches after the plan's cursor, in key order, one more than asked for so the
+/// Columns of a stored version, for a resource aliased `r` joined to its current version `v`;
+/// `seq` carries the resource key.
+pub const CURRENT_COLUMNS: &str =
+    "r.pk AS seq, v.res_type, v.res_id, v.version_id, v.last_updated, v.method, v.content";
+const FROM_CURRENT: &str =
+    " FROM resource r JOIN resource_version v ON v.res_pk = r.pk AND v.version_id = r.version_id";
+
+/// The page of matches after the plan's cursor, in order, one more than asked for so the
 /// caller knows whether a next page exists.
 pub fn compile_page(plan: &SearchPlan, access: &Access) -> Query {
-    let mut q = Query::new(
-        "SELECT r.pk AS seq, v.res_type, v.res_id, v.version_id, v.last_updated, v.method, v.content \
-         FROM resource r JOIN resource_version v ON v.res_pk = r.pk AND v.version_id = r.version_id",
-    );
+    let mut q = Query::new(format!("SELECT {CURRENT_COLUMNS}{FROM_CURRENT}"));
     filters(plan, access, &mut q);
     if let Some(after) = plan.after {
         q.push(" AND r.pk > ?").bind(Bind::Int(after));
     }
-    q.push(" ORDER BY r.pk LIMIT ?")
-        .bind(Bind::Int(plan.count + 1));
+    order_by(&plan.sort, &mut q);
+    q.push(" LIMIT ?").bind(Bind::Int(plan.count + 1));
+    q
+}
+
+/// Every matching key in order (up to `limit`), for a sorted search's snapshot.
+pub fn compile_keys(plan: &SearchPlan, access: &Access, limit: i64) -> Query {
+    let mut q = Query::new("SELECT r.pk AS n FROM resource r");
+    filters(plan, access, &mut q);
+    order_by(&plan.sort, &mut q);
+    q.push(" LIMIT ?").bind(Bind::Int(limit));
     q
 }
 
@@ -28,42 +46,490 @@ pub fn compile_count(plan: &SearchPlan, access: &Access) -> Query {
     q
 }
 
+/// Current versions of the given keys (order is the caller's to restore).
+pub fn compile_by_keys(keys: &[i64], access: &Access) -> Query {
+    let mut q = Query::new(format!(
+        "SELECT {CURRENT_COLUMNS}{FROM_CURRENT} WHERE r.deleted = ?"
+    ));
+    q.bind(Bind::Bool(false));
+    in_list(&mut q, "r.pk", keys.iter().map(|k| Bind::Int(*k)));
+    access.restrict(&mut q, "r");
+    q
+}
+
+/// Current versions of resources of one type by id (for `_include`).
+pub fn compile_by_ids(res_type: &str, ids: &[String], access: &Access) -> Query {
+    let mut q = Query::new(format!(
+        "SELECT {CURRENT_COLUMNS}{FROM_CURRENT} WHERE r.res_type = ? AND r.deleted = ?"
+    ));
+    q.bind(Bind::Text(res_type.to_string()))
+        .bind(Bind::Bool(false));
+    in_list(
+        &mut q,
+        "r.res_id",
+        ids.iter().map(|i| Bind::Text(i.clone())),
+    );
+    access.restrict(&mut q, "r");
+    q
+}
+
+/// What the given resources reference through some parameters: `SELECT target_type AS
+/// res_type, target_id AS res_id`.
+pub fn compile_targets(keys: &[i64], params: &[i64]) -> Query {
+    let mut q = Query::new(
+        "SELECT DISTINCT x.target_type AS res_type, x.target_id AS res_id FROM idx_reference x WHERE x.target_id IS NOT NULL",
+    );
+    in_list(&mut q, "x.res_pk", keys.iter().map(|k| Bind::Int(*k)));
+    in_list(&mut q, "x.param", params.iter().map(|p| Bind::Int(*p)));
+    q
+}
+
+/// Resources of `source_type` that reference any of `targets` (type, id) through `params`
+/// (for `_revinclude`), at most `limit`.
+pub fn compile_referencing(
+    source_type: &str,
+    params: &[i64],
+    target_type: &str,
+    target_ids: &[String],
+    access: &Access,
+    limit: i64,
+) -> Query {
+    let mut q = Query::new(format!(
+        "SELECT {CURRENT_COLUMNS}{FROM_CURRENT} WHERE r.res_type = ? AND r.deleted = ? AND r.pk IN (SELECT x.res_pk FROM idx_reference x WHERE x.target_type = ?"
+    ));
+    q.bind(Bind::Text(source_type.to_string()))
+        .bind(Bind::Bool(false))
+        .bind(Bind::Text(target_type.to_string()));
+    in_list(&mut q, "x.param", params.iter().map(|p| Bind::Int(*p)));
+    in_list(
+        &mut q,
+        "x.target_id",
+        target_ids.iter().map(|i| Bind::Text(i.clone())),
+    );
+    q.push(")");
+    access.restrict(&mut q, "r");
+    q.push(" ORDER BY r.pk LIMIT ?").bind(Bind::Int(limit));
+    q
+}
+
+/// ` AND col IN (?, …)`; an empty list matches nothing.
+fn in_list(q: &mut Query, column: &str, binds: impl Iterator<Item = Bind>) {
+    let mut first = true;
+    for b in binds {
+        q.push(if first { " AND " } else { ", " });
+        if first {
+            q.push(column).push(" IN (");
+            first = false;
+        }
+        q.push("?").bind(b);
+    }
+    if first {
+        q.push(" AND 1 = 0");
+    } else {
+        q.push(")");
+    }
+}
+
 fn filters(plan: &SearchPlan, access: &Access, q: &mut Query) {
     q.push(" WHERE r.res_type = ? AND r.deleted = ?")
         .bind(Bind::Text(plan.res_type.clone()))
         .bind(Bind::Bool(false));
+    if let Some(patient) = &plan.compartment {
+        q.push(" AND r.pk IN (SELECT m.res_pk FROM compartment_member m WHERE m.compartment = ?)")
+            .bind(Bind::Text(patient.clone()));
+    }
+    let hint = plan.compartment.clone().or_else(|| compartment_hint(plan));
     for clause in &plan.clauses {
-        match clause {
-            Clause::Id(ids) => {
-                q.push(" AND r.res_id IN (");
-                for (i, id) in ids.iter().enumerate() {
-                    q.push(if i == 0 { "?" } else { ", ?" })
-                        .bind(Bind::Text(id.clone()));
+        clause_sql(clause, "r", hint.as_deref(), q, 0);
+    }
+    access.restrict(q, "r");
+}
+
+/// A criterion that pins the search to one patient (`Observation?patient=p1`): every index
+/// row of a resource in that patient's compartment carries the id, so the other criteria can
+/// seek on (param, compartment, value) instead of the whole table.
+fn compartment_hint(plan: &SearchPlan) -> Option<String> {
+    let registry = super::params::Registry::r4();
+    let compartment_params = registry.compartment_params(&plan.res_type);
+    plan.clauses.iter().find_map(|c| match c {
+        Clause::Match { param, alts, .. } if compartment_params.contains(&param.code) => {
+            match alts.as_slice() {
+                [Alt::Reference(ReferenceValue::Local {
+                    target_type: Some(t),
+                    id,
+                })] if t == "Patient" => Some(id.clone()),
+                _ => None,
+            }
+        }
+        _ => None,
+    })
+}
+
+fn table_of(t: ParamType) -> &'static str {
+    match t {
+        ParamType::String => "idx_string",
+        ParamType::Token => "idx_token",
+        ParamType::Date => "idx_date",
+        ParamType::Number => "idx_number",
+        ParamType::Quantity => "idx_quantity",
+        ParamType::Reference => "idx_reference",
+        ParamType::Uri => "idx_uri",
+        ParamType::Composite => "idx_composite",
+        ParamType::Special => "idx_token",
+    }
+}
+
+/// Appends ` AND <alias>.pk [NOT] IN (SELECT …)` for one clause. `depth` names nested aliases.
+fn clause_sql(clause: &Clause, alias: &str, hint: Option<&str>, q: &mut Query, depth: usize) {
+    let x = format!("x{depth}");
+    match clause {
+        Clause::Id(ids) => in_list(
+            q,
+            &format!("{alias}.res_id"),
+            ids.iter().map(|i| Bind::Text(i.clone())),
+        ),
+        Clause::Missing { param, missing } => {
+            q.push(&format!(
+                " AND {alias}.pk {}IN (SELECT {x}.res_pk FROM {} {x} WHERE {x}.param = ?)",
+                if *missing { "NOT " } else { "" },
+                table_of(param.param_type)
+            ))
+            .bind(Bind::Int(param.hash));
+        }
+        Clause::Match {
+            param,
+            modifier,
+            alts,
+        } => {
+            let (table, hash) = match modifier {
+                Modifier::Identifier => ("idx_token", param.identifier_hash),
+                _ => (table_of(param.param_type), param.hash),
+            };
+            let negate = *modifier == Modifier::Not;
+            q.push(&format!(
+                " AND {alias}.pk {}IN (SELECT {x}.res_pk FROM {table} {x} WHERE {x}.param = ?",
+                if negate { "NOT " } else { "" }
+            ))
+            .bind(Bind::Int(hash));
+            if let Some(h) = hint.filter(|_| !negate) {
+                q.push(&format!(" AND {x}.compartment = ?"))
+                    .bind(Bind::Text(h.to_string()));
+            }
+            q.push(" AND (");
+            for (i, alt) in alts.iter().enumerate() {
+                if i > 0 {
+                    q.push(" OR ");
                 }
+                q.push("(");
+                alt_sql(alt, modifier, &x, q);
                 q.push(")");
             }
-            Clause::Token { param_hash, values } => {
-                q.push(" AND EXISTS (SELECT 1 FROM idx_token t WHERE t.res_pk = r.pk AND t.param = ? AND (")
-                    .bind(Bind::Int(*param_hash));
-                for (i, v) in values.iter().enumerate() {
-                    if i > 0 {
-                        q.push(" OR ");
-                    }
-                    match v {
-                        TokenValue::SystemCode(s, c) => q
-                            .push("(t.code = ? AND t.system = ?)")
-                            .bind(Bind::Text(c.clone()))
-                            .bind(Bind::Text(s.clone())),
-                        TokenValue::Code(c) => q.push("t.code = ?").bind(Bind::Text(c.clone())),
-                        TokenValue::System(s) => q.push("t.system = ?").bind(Bind::Text(s.clone())),
-                        TokenValue::NoSystemCode(c) => q
-                            .push("(t.code = ? AND t.system IS NULL)")
-                            .bind(Bind::Text(c.clone())),
-                    };
+            q.push("))");
+        }
+        Clause::Chain { param, targets } => {
+            let r2 = format!("r{}", depth + 1);
+            q.push(&format!(" AND {alias}.pk IN (SELECT {x}.res_pk FROM idx_reference {x} WHERE {x}.param = ? AND ("))
+                .bind(Bind::Int(param.hash));
+            for (i, (target, inner)) in targets.iter().enumerate() {
+                if i > 0 {
+                    q.push(" OR ");
                 }
+                q.push(&format!(
+                    "({x}.target_type = ? AND {x}.target_id IN (SELECT {r2}.res_id FROM resource {r2} WHERE {r2}.res_type = ? AND {r2}.deleted = ?"
+                ))
+                .bind(Bind::Text(target.clone()))
+                .bind(Bind::Text(target.clone()))
+                .bind(Bind::Bool(false));
+                clause_sql(inner, &r2, None, q, depth + 1);
                 q.push("))");
+            }
+            q.push("))");
+        }
+        Clause::Has {
+            source_type,
+            param,
+            inner,
+        } => {
+            let r2 = format!("r{}", depth + 1);
+            q.push(&format!(
+                " AND {alias}.res_id IN (SELECT {x}.target_id FROM idx_reference {x} JOIN resource {r2} ON {r2}.pk = {x}.res_pk WHERE {x}.param = ? AND {x}.target_type = {alias}.res_type AND {r2}.res_type = ? AND {r2}.deleted = ?"
+            ))
+            .bind(Bind::Int(param.hash))
+            .bind(Bind::Text(source_type.clone()))
+            .bind(Bind::Bool(false));
+            clause_sql(inner, &r2, None, q, depth + 1);
+            q.push(")");
+        }
+    }
+}
+
+/// `LIKE` pattern text with its wildcards escaped (used with `ESCAPE '\'`).
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+fn alt_sql(alt: &Alt, modifier: &Modifier, x: &str, q: &mut Query) {
+    match alt {
+        Alt::String(s) => {
+            let norm = super::normalize::normalize(s);
+            match modifier {
+                Modifier::Exact => {
+                    q.push(&format!("{x}.value_exact = ?"))
+                        .bind(Bind::Text(s.clone()));
+                }
+                Modifier::Contains => {
+                    q.push(&format!("{x}.value_norm LIKE ? ESCAPE '\\'"))
+                        .bind(Bind::Text(format!("%{}%", like_escape(&norm))));
+                }
+                Modifier::Text => {
+                    q.push(&format!("{x}.text_norm LIKE ? ESCAPE '\\'"))
+                        .bind(Bind::Text(format!("{}%", like_escape(&norm))));
+                }
+                _ => {
+                    // A range the index can seek, and LIKE for the exact starts-with meaning.
+                    q.push(&format!("{x}.value_norm >= ? AND {x}.value_norm < ? AND {x}.value_norm LIKE ? ESCAPE '\\'"))
+                        .bind(Bind::Text(norm.clone()))
+                        .bind(Bind::Text(format!("{norm}\u{10FFFF}")))
+                        .bind(Bind::Text(format!("{}%", like_escape(&norm))));
+                }
+            }
+        }
+        Alt::Token(t) => token_sql(t, &format!("{x}.system"), &format!("{x}.code"), q),
+        Alt::Date(p, low, high) => date_sql(
+            *p,
+            *low,
+            *high,
+            &format!("{x}.low"),
+            &format!("{x}.high"),
+            q,
+        ),
+        Alt::Number(p, v, low, high) => number_sql(*p, *v, *low, *high, &format!("{x}.value"), q),
+        Alt::Quantity(qv) => quantity_sql(qv, x, "value", "system", "code", q),
+        Alt::Reference(r) => match r {
+            ReferenceValue::Local { target_type, id } => {
+                q.push(&format!("{x}.target_id = ?"))
+                    .bind(Bind::Text(id.clone()));
+                if let Some(t) = target_type {
+                    q.push(&format!(" AND {x}.target_type = ?"))
+                        .bind(Bind::Text(t.clone()));
+                }
+            }
+            ReferenceValue::Url(u) => {
+                q.push(&format!("{x}.url = ?")).bind(Bind::Text(u.clone()));
+            }
+        },
+        Alt::Uri(u) => match modifier {
+            Modifier::Below => {
+                q.push(&format!("{x}.value LIKE ? ESCAPE '\\'"))
+                    .bind(Bind::Text(format!("{}%", like_escape(u))));
+            }
+            Modifier::Above => {
+                q.push(&format!("? LIKE {x}.value || '%'"))
+                    .bind(Bind::Text(u.clone()));
+            }
+            _ => {
+                q.push(&format!("{x}.value = ?"))
+                    .bind(Bind::Text(u.clone()));
+            }
+        },
+        Alt::Composite(code, second) => {
+            token_sql(code, &format!("{x}.code_system"), &format!("{x}.code"), q);
+            q.push(" AND ");
+            match &**second {
+                Alt::Token(t) => token_sql(
+                    t,
+                    &format!("{x}.value_system"),
+                    &format!("{x}.value_code"),
+                    q,
+                ),
+                Alt::Quantity(qv) => quantity_sql(qv, x, "number", "value_system", "value_code", q),
+                Alt::Date(p, low, high) => date_sql(
+                    *p,
+                    *low,
+                    *high,
+                    &format!("{x}.date_low"),
+                    &format!("{x}.date_high"),
+                    q,
+                ),
+                Alt::String(s) => {
+                    q.push(&format!("{x}.text_norm LIKE ? ESCAPE '\\'"))
+                        .bind(Bind::Text(format!(
+                            "{}%",
+                            like_escape(&super::normalize::normalize(s))
+                        )));
+                }
+                _ => {
+                    q.push("1 = 0");
+                }
             }
         }
     }
-    access.restrict(q);
+}
+
+fn token_sql(t: &TokenValue, system: &str, code: &str, q: &mut Query) {
+    match t {
+        TokenValue::SystemCode(s, c) => q
+            .push(&format!("{code} = ? AND {system} = ?"))
+            .bind(Bind::Text(c.clone()))
+            .bind(Bind::Text(s.clone())),
+        TokenValue::Code(c) => q.push(&format!("{code} = ?")).bind(Bind::Text(c.clone())),
+        TokenValue::System(s) => q.push(&format!("{system} = ?")).bind(Bind::Text(s.clone())),
+        TokenValue::NoSystemCode(c) => q
+            .push(&format!("{code} = ? AND {system} IS NULL"))
+            .bind(Bind::Text(c.clone())),
+    };
+}
+
+/// Range semantics of search.html#prefix: the resource's [lo, hi) against the value's
+/// [low, high).
+fn date_sql(p: Prefix, low: i64, high: i64, lo: &str, hi: &str, q: &mut Query) {
+    let i = Bind::Int;
+    match p {
+        Prefix::Eq => q
+            .push(&format!("{lo} >= ? AND {hi} <= ?"))
+            .bind(i(low))
+            .bind(i(high)),
+        Prefix::Ne => q
+            .push(&format!("NOT ({lo} >= ? AND {hi} <= ?)"))
+            .bind(i(low))
+            .bind(i(high)),
+        Prefix::Gt => q.push(&format!("{hi} > ?")).bind(i(high)),
+        Prefix::Lt => q.push(&format!("{lo} < ?")).bind(i(low)),
+        Prefix::Ge => q
+            .push(&format!("({hi} > ? OR ({lo} >= ? AND {hi} <= ?))"))
+            .bind(i(high))
+            .bind(i(low))
+            .bind(i(high)),
+        Prefix::Le => q
+            .push(&format!("({lo} < ? OR ({lo} >= ? AND {hi} <= ?))"))
+            .bind(i(low))
+            .bind(i(low))
+            .bind(i(high)),
+        Prefix::Sa => q.push(&format!("{lo} >= ?")).bind(i(high)),
+        Prefix::Eb => q.push(&format!("{hi} <= ?")).bind(i(low)),
+        Prefix::Ap => {
+            // Within 10% of the distance from now, and at least a day, either side.
+            let width = ((now_micros() - low).abs() / 10).max(86_400_000_000);
+            q.push(&format!("{lo} < ? AND {hi} > ?"))
+                .bind(i(high.saturating_add(width)))
+                .bind(i(low.saturating_sub(width)))
+        }
+    };
+}
+
+/// A stored number against a value whose precision gives [low, high).
+fn number_sql(p: Prefix, v: f64, low: f64, high: f64, col: &str, q: &mut Query) {
+    let f = Bind::Float;
+    match p {
+        Prefix::Eq => q
+            .push(&format!("{col} >= ? AND {col} < ?"))
+            .bind(f(low))
+            .bind(f(high)),
+        Prefix::Ne => q
+            .push(&format!("NOT ({col} >= ? AND {col} < ?)"))
+            .bind(f(low))
+            .bind(f(high)),
+        Prefix::Gt | Prefix::Sa => q.push(&format!("{col} > ?")).bind(f(v)),
+        Prefix::Lt | Prefix::Eb => q.push(&format!("{col} < ?")).bind(f(v)),
+        Prefix::Ge => q.push(&format!("{col} >= ?")).bind(f(v)),
+        Prefix::Le => q.push(&format!("{col} <= ?")).bind(f(v)),
+        Prefix::Ap => {
+            let d = (v * 0.1).abs().max(high - low);
+            q.push(&format!("{col} >= ? AND {col} <= ?"))
+                .bind(f(v - d))
+                .bind(f(v + d))
+        }
+    };
+}
+
+fn quantity_sql(qv: &QuantityValue, x: &str, value: &str, system: &str, code: &str, q: &mut Query) {
+    number_sql(
+        qv.prefix,
+        qv.value,
+        qv.low,
+        qv.high,
+        &format!("{x}.{value}"),
+        q,
+    );
+    match (&qv.system, &qv.code) {
+        (Some(s), Some(c)) => {
+            q.push(&format!(" AND {x}.{system} = ? AND {x}.{code} = ?"))
+                .bind(Bind::Text(s.clone()))
+                .bind(Bind::Text(c.clone()));
+        }
+        (None, Some(c)) if code == "code" => {
+            q.push(&format!(" AND ({x}.code = ? OR {x}.unit = ?)"))
+                .bind(Bind::Text(c.clone()))
+                .bind(Bind::Text(c.clone()));
+        }
+        (None, Some(c)) => {
+            q.push(&format!(" AND {x}.{code} = ?"))
+                .bind(Bind::Text(c.clone()));
+        }
+        (Some(s), None) => {
+            q.push(&format!(" AND {x}.{system} = ?"))
+                .bind(Bind::Text(s.clone()));
+        }
+        (None, None) => {}
+    }
+}
+
+/// ORDER BY the sort keys (missing values last on both databases), then the key.
+fn order_by(sort: &[Sort], q: &mut Query) {
+    q.push(" ORDER BY ");
+    for s in sort {
+        let dir = if s.descending { "DESC" } else { "ASC" };
+        match &s.key {
+            SortKey::Id => {
+                q.push(&format!("r.res_id {dir}, "));
+            }
+            SortKey::LastUpdated => {
+                q.push(&format!("r.last_updated {dir}, "));
+            }
+            SortKey::Param(p) => {
+                let (agg, col) = sort_column(p.param_type, s.descending);
+                let sub = format!(
+                    "(SELECT {agg}(s.{col}) FROM {} s WHERE s.res_pk = r.pk AND s.param = ?)",
+                    table_of(p.param_type)
+                );
+                q.push(&format!("{sub} IS NULL, {sub} {dir}, "))
+                    .bind(Bind::Int(p.hash))
+                    .bind(Bind::Int(p.hash));
+            }
+        }
+    }
+    q.push("r.pk");
+}
+
+fn sort_column(t: ParamType, descending: bool) -> (&'static str, &'static str) {
+    let agg = if descending { "MAX" } else { "MIN" };
+    let col = match t {
+        ParamType::String => "value_norm",
+        ParamType::Token => "code",
+        ParamType::Date => {
+            if descending {
+                "high"
+            } else {
+                "low"
+            }
+        }
+        ParamType::Number | ParamType::Quantity => "value",
+        ParamType::Reference => "target_id",
+        ParamType::Uri => "value",
+        _ => "param",
+    };
+    (agg, col)
+}
+
+/// The SQL of the keys a snapshot page holds, in position order.
+pub fn compile_snapshot_page(id: &str, offset: i64, count: i64) -> Query {
+    let mut q = Query::new(
+        "SELECT res_pk AS n FROM search_snapshot WHERE id = ? AND pos >= ? ORDER BY pos LIMIT ?",
+    );
+    q.bind(Bind::Text(id.to_string()))
+        .bind(Bind::Int(offset))
+        .bind(Bind::Int(count));
+    q
 }

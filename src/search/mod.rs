@@ -2,23 +2,30 @@
 //! access predicate ANDed in, and the index rows that make it an index seek.
 //! (hl7.org/fhir/R4/search.html)
 //!
-//! So far the plan covers `_id` and `identifier` (enough for conditional interactions and
-//! lookups by NHS number), with `_count` and cursor paging.
+//! Parameters come from HL7's R4 SearchParameter definitions (`params`), values are
+//! extracted by a FHIRPath subset (`fhirpath`, `extract`), and queries are parsed (`parse`,
+//! `value`) and compiled to SQL (`compile`).
 
 mod access;
 mod compile;
+mod execute;
 mod extract;
 pub mod fhirpath;
 mod hash;
 mod normalize;
 pub mod params;
 mod parse;
+mod value;
 
 pub use access::Access;
-pub use compile::{compile_count, compile_page};
+pub use compile::{
+    compile_by_ids, compile_by_keys, compile_count, compile_keys, compile_page,
+    compile_referencing, compile_snapshot_page, compile_targets,
+};
+pub use execute::{run, NextPage, SearchResult};
 pub use extract::index_rows;
 pub use hash::param_hash;
-pub use parse::{parse_conditional, parse_search, Clause, SearchPlan, TokenValue};
+pub use parse::{parse_conditional, parse_search, Clause, Include, SearchPlan, Total, MAX_ITERATE};
 
 /// Why a query cannot be run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -167,6 +167,13 @@ impl Registry {
                 refused.push((p.url.clone(), "a component cannot be evaluated".into()));
                 continue;
             }
+            if param_type == ParamType::Composite && components.len() != 2 {
+                refused.push((
+                    p.url.clone(),
+                    "composites of other than two components are not supported".into(),
+                ));
+                continue;
+            }
             let bases: Vec<String> = if p
                 .base
                 .iter()
@@ -234,8 +241,8 @@ mod tests {
                 .map(|p| p.components.len()),
             Some(2)
         );
-        // Patient-deceased (exists(), `and`, `!=`), Location-near (special) and the two
-        // MolecularSequence composites of composites are the expected ones.
+        // Patient-deceased (exists(), `and`, `!=`), Location-near (special) and the
+        // MolecularSequence composites (of composites, or of four parts) are the expected ones.
         let mut refused: Vec<&str> = r
             .refused
             .iter()
@@ -247,7 +254,9 @@ mod tests {
             vec![
                 "Location-near",
                 "MolecularSequence-chromosome-variant-coordinate",
+                "MolecularSequence-chromosome-window-coordinate",
                 "MolecularSequence-referenceseqid-variant-coordinate",
+                "MolecularSequence-referenceseqid-window-coordinate",
                 "Patient-deceased"
             ]
         );

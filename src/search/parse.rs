@@ -1,44 +1,139 @@
-//! A query string, taken in order with its repeats, parsed into a [`SearchPlan`].
+//! A query string, taken in order with its repeats, parsed into a [`SearchPlan`]
+//! (search.html): criteria with modifiers and prefixes, chains, `_has`, and the result
+//! parameters `_count`, `_sort`, `_include`, `_revinclude`, `_total`.
 
-use super::hash::param_hash;
+use super::params::{ParamType, Registry, SearchParam};
+use super::value::{self, Prefix, QuantityValue, ReferenceValue, TokenValue};
 use super::SearchError;
-use crate::fhir::elements::ElementModel;
 use crate::fhir::primitive;
 
 /// Default and largest page size.
 pub const DEFAULT_COUNT: i64 = 50;
 pub const MAX_COUNT: i64 = 1000;
+/// How deep `_include:iterate` goes.
+pub const MAX_ITERATE: usize = 4;
 
-/// One token alternative (hl7.org/fhir/R4/search.html#token).
+/// The search modifiers (search.html#modifiers) the server supports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenValue {
-    /// `system|code`
-    SystemCode(String, String),
-    /// `code`: any system
-    Code(String),
-    /// `system|`: any code in the system
-    System(String),
-    /// `|code`: the code with no system
-    NoSystemCode(String),
+pub enum Modifier {
+    None,
+    Exact,
+    Contains,
+    Text,
+    Not,
+    Identifier,
+    Above,
+    Below,
+    /// `subject:Patient=…`
+    Type(String),
 }
 
-/// One search criterion; the alternatives inside it are ORed, the clauses are ANDed.
+/// One alternative of a criterion; the alternatives are ORed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Alt {
+    String(String),
+    Token(TokenValue),
+    Date(Prefix, i64, i64),
+    Number(Prefix, f64, f64, f64),
+    Quantity(QuantityValue),
+    Reference(ReferenceValue),
+    Uri(String),
+    /// A composite's code and its second component.
+    Composite(TokenValue, Box<Alt>),
+}
+
+/// The parameter a criterion is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamRef {
+    pub code: String,
+    pub param_type: ParamType,
+    pub hash: i64,
+    /// The key of a reference parameter's `:identifier` rows.
+    pub identifier_hash: i64,
+}
+
+impl ParamRef {
+    fn of(p: &SearchParam) -> ParamRef {
+        ParamRef {
+            code: p.code.clone(),
+            param_type: p.param_type,
+            hash: p.hash,
+            identifier_hash: super::extract::identifier_hash(p),
+        }
+    }
+}
+
+/// One criterion; criteria are ANDed.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Clause {
     Id(Vec<String>),
-    Token {
-        param_hash: i64,
-        values: Vec<TokenValue>,
+    Match {
+        param: ParamRef,
+        modifier: Modifier,
+        alts: Vec<Alt>,
+    },
+    Missing {
+        param: ParamRef,
+        missing: bool,
+    },
+    /// `subject:Patient.name=x`: resources whose reference points at a resource matching
+    /// `inner`, one alternative per possible target type.
+    Chain {
+        param: ParamRef,
+        targets: Vec<(String, Box<Clause>)>,
+    },
+    /// `_has:Observation:patient:code=x`: resources that a matching resource references.
+    Has {
+        source_type: String,
+        param: ParamRef,
+        inner: Box<Clause>,
     },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortKey {
+    Id,
+    LastUpdated,
+    Param(ParamRef),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+/// `_include` / `_revinclude`: `Source:param[:Target]`, or `Source:*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Include {
+    pub source_type: String,
+    /// The reference parameters followed (all of the source type's for `*`).
+    pub params: Vec<ParamRef>,
+    pub target_type: Option<String>,
+    pub iterate: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Total {
+    None,
+    Accurate,
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct SearchPlan {
     pub res_type: String,
     pub clauses: Vec<Clause>,
     pub count: i64,
-    /// Resources after this key (the paging cursor).
+    /// Resources after this key (the paging cursor of unsorted searches).
     pub after: Option<i64>,
+    pub sort: Vec<Sort>,
+    pub includes: Vec<Include>,
+    pub revincludes: Vec<Include>,
+    pub total: Total,
+    /// `Patient/[id]/[type]`: only resources in this patient's compartment.
+    pub compartment: Option<String>,
+    /// A page of a stored snapshot: (snapshot id, offset).
+    pub snapshot: Option<(String, i64)>,
     /// The parameters that took effect, in order, for the self link.
     pub applied: Vec<(String, String)>,
 }
@@ -46,22 +141,40 @@ pub struct SearchPlan {
 /// Parameters handled by the REST layer, not by the search itself.
 const FORMAT_PARAMS: &[&str] = &["_format", "_pretty", "_summary", "_elements"];
 
+fn invalid(param: &str, reason: &str) -> SearchError {
+    SearchError::InvalidValue {
+        param: param.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
 /// Parses a search. Unknown parameters are left out of the plan (and of the self link), or
-/// refused when `strict` (`Prefer: handling=strict`).
+/// refused when `strict` (`Prefer: handling=strict`). `base` is this server's FHIR base,
+/// so references to it count as local.
 pub fn parse_search(
     res_type: &str,
     pairs: &[(String, String)],
     strict: bool,
+    base: &str,
 ) -> Result<SearchPlan, SearchError> {
     let mut plan = SearchPlan {
         res_type: res_type.to_string(),
         clauses: Vec::new(),
         count: DEFAULT_COUNT,
         after: None,
+        sort: Vec::new(),
+        includes: Vec::new(),
+        revincludes: Vec::new(),
+        total: Total::Accurate,
+        compartment: None,
+        snapshot: None,
         applied: Vec::new(),
     };
+    let mut snapshot_id = None;
+    let mut offset = 0;
     for (name, value) in pairs {
-        match name.as_str() {
+        let key = name.split(':').next().unwrap_or("");
+        match key {
             n if FORMAT_PARAMS.contains(&n) => continue,
             "_count" => {
                 plan.count = value
@@ -77,16 +190,46 @@ pub fn parse_search(
                         .parse::<i64>()
                         .map_err(|_| invalid(name, "not a paging cursor of this server"))?,
                 );
-                continue; // paging state, not part of the query's identity
+                continue;
             }
-            _ => match parse_criterion(res_type, name, value)? {
-                Some(clause) => plan.clauses.push(clause),
-                None if strict => return Err(SearchError::UnknownParameter(name.clone())),
-                None => continue,
+            "_snapshot" => {
+                snapshot_id = Some(value.clone());
+                continue;
+            }
+            "_offset" => {
+                offset = value
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|o| *o >= 0)
+                    .ok_or_else(|| invalid(name, "expected a non-negative integer"))?;
+                continue;
+            }
+            "_total" => {
+                plan.total = match value.as_str() {
+                    "none" => Total::None,
+                    "estimate" | "accurate" => Total::Accurate,
+                    _ => return Err(invalid(name, "expected none, estimate or accurate")),
+                };
+            }
+            "_sort" => plan.sort = parse_sort(res_type, value)?,
+            "_include" | "_revinclude" => {
+                let iterate = name.ends_with(":iterate") || name.ends_with(":recurse");
+                let inc = parse_include(name, value, iterate)?;
+                if key == "_include" {
+                    plan.includes.push(inc);
+                } else {
+                    plan.revincludes.push(inc);
+                }
+            }
+            _ => match parse_criterion(res_type, name, value, base) {
+                Ok(clause) => plan.clauses.push(clause),
+                Err(SearchError::UnknownParameter(_)) if !strict => continue,
+                Err(e) => return Err(e),
             },
         }
         plan.applied.push((name.clone(), value.clone()));
     }
+    plan.snapshot = snapshot_id.map(|id| (id, offset));
     Ok(plan)
 }
 
@@ -95,58 +238,256 @@ pub fn parse_search(
 pub fn parse_conditional(
     res_type: &str,
     pairs: &[(String, String)],
+    base: &str,
 ) -> Result<SearchPlan, SearchError> {
-    let plan = parse_search(res_type, pairs, true)?;
+    let plan = parse_search(res_type, pairs, true, base)?;
     if plan.clauses.is_empty() {
         return Err(invalid(
             "",
             "a conditional interaction needs search criteria",
         ));
     }
-    Ok(SearchPlan {
-        count: 2, // enough to tell one match from many
-        ..plan
+    Ok(SearchPlan { count: 2, ..plan })
+}
+
+fn parse_sort(res_type: &str, value: &str) -> Result<Vec<Sort>, SearchError> {
+    value
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let (descending, code) = match s.strip_prefix('-') {
+                Some(c) => (true, c),
+                None => (false, s),
+            };
+            let key = match code {
+                "_id" => SortKey::Id,
+                "_lastUpdated" => SortKey::LastUpdated,
+                c => {
+                    let p = Registry::r4()
+                        .get(res_type, c)
+                        .filter(|p| p.param_type != ParamType::Composite)
+                        .ok_or_else(|| invalid("_sort", &format!("cannot sort by '{c}'")))?;
+                    SortKey::Param(ParamRef::of(p))
+                }
+            };
+            Ok(Sort { key, descending })
+        })
+        .collect()
+}
+
+fn parse_include(name: &str, value: &str, iterate: bool) -> Result<Include, SearchError> {
+    let mut parts = value.split(':');
+    let source = parts.next().unwrap_or("");
+    let code = parts
+        .next()
+        .ok_or_else(|| invalid(name, "expected Source:parameter[:Target]"))?;
+    let target_type = parts.next().map(str::to_string);
+    let registry = Registry::r4();
+    if crate::fhir::ResourceType::parse(source).is_none() {
+        return Err(invalid(name, &format!("unknown resource type '{source}'")));
+    }
+    let params: Vec<ParamRef> = if code == "*" {
+        registry
+            .of_type(source)
+            .filter(|p| p.param_type == ParamType::Reference)
+            .map(ParamRef::of)
+            .collect()
+    } else {
+        let p = registry
+            .get(source, code)
+            .filter(|p| p.param_type == ParamType::Reference)
+            .ok_or_else(|| {
+                invalid(
+                    name,
+                    &format!("'{source}:{code}' is not a reference parameter"),
+                )
+            })?;
+        vec![ParamRef::of(p)]
+    };
+    Ok(Include {
+        source_type: source.to_string(),
+        params,
+        target_type,
+        iterate,
     })
 }
 
-fn parse_criterion(res_type: &str, name: &str, value: &str) -> Result<Option<Clause>, SearchError> {
-    match name {
-        "_id" => {
-            let ids = split_or(value);
-            for id in &ids {
-                primitive::check_text("id", id).map_err(|e| invalid(name, &e))?;
-            }
-            Ok(Some(Clause::Id(ids)))
-        }
-        "identifier"
-            if ElementModel::r4()
-                .element(&format!("{res_type}.identifier"))
-                .is_some() =>
-        {
-            let values = split_or(value)
-                .iter()
-                .map(|v| token_value(v))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| invalid(name, "expected [system]|[code] or code"))?;
-            Ok(Some(Clause::Token {
-                param_hash: param_hash(res_type, "identifier"),
-                values,
-            }))
-        }
-        _ => Ok(None),
+/// One criterion: `code[:modifier]`, a chain `ref[:Type].rest`, or `_has:Type:ref:rest`.
+pub fn parse_criterion(
+    res_type: &str,
+    name: &str,
+    value: &str,
+    base: &str,
+) -> Result<Clause, SearchError> {
+    let registry = Registry::r4();
+    if let Some(rest) = name.strip_prefix("_has:") {
+        let mut parts = rest.splitn(3, ':');
+        let (Some(source), Some(ref_code), Some(inner)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid(name, "expected _has:Type:reference:parameter"));
+        };
+        let param = registry
+            .get(source, ref_code)
+            .filter(|p| p.param_type == ParamType::Reference)
+            .ok_or_else(|| SearchError::UnknownParameter(name.to_string()))?;
+        let inner = parse_criterion(source, inner, value, base)?;
+        return Ok(Clause::Has {
+            source_type: source.to_string(),
+            param: ParamRef::of(param),
+            inner: Box::new(inner),
+        });
     }
+    if let Some((head, tail)) = name.split_once('.') {
+        let (code, type_modifier) = match head.split_once(':') {
+            Some((c, t)) => (c, Some(t)),
+            None => (head, None),
+        };
+        let param = registry
+            .get(res_type, code)
+            .filter(|p| p.param_type == ParamType::Reference)
+            .ok_or_else(|| SearchError::UnknownParameter(name.to_string()))?;
+        let candidates: Vec<String> = match type_modifier {
+            Some(t) => vec![t.to_string()],
+            None => param.targets.clone(),
+        };
+        let next_code = tail.split(['.', ':']).next().unwrap_or("");
+        let mut targets = Vec::new();
+        for t in candidates {
+            if next_code == "_has" || next_code == "_id" || registry.get(&t, next_code).is_some() {
+                targets.push((t.clone(), Box::new(parse_criterion(&t, tail, value, base)?)));
+            }
+        }
+        if targets.is_empty() {
+            return Err(SearchError::UnknownParameter(name.to_string()));
+        }
+        return Ok(Clause::Chain {
+            param: ParamRef::of(param),
+            targets,
+        });
+    }
+    let (code, modifier) = match name.split_once(':') {
+        Some((c, m)) => (c, Some(m)),
+        None => (name, None),
+    };
+    if code == "_id" {
+        let ids = split_or(value);
+        for id in &ids {
+            primitive::check_text("id", id).map_err(|e| invalid(name, &e))?;
+        }
+        return Ok(Clause::Id(ids));
+    }
+    let param = registry
+        .get(res_type, code)
+        .ok_or_else(|| SearchError::UnknownParameter(name.to_string()))?;
+    let pref = ParamRef::of(param);
+    if modifier == Some("missing") {
+        let missing = match value {
+            "true" => true,
+            "false" => false,
+            _ => return Err(invalid(name, "expected true or false")),
+        };
+        return Ok(Clause::Missing {
+            param: pref,
+            missing,
+        });
+    }
+    let modifier = parse_modifier(param, modifier).ok_or_else(|| {
+        invalid(
+            name,
+            &format!(
+                "the modifier is not supported on a {:?} parameter",
+                param.param_type
+            ),
+        )
+    })?;
+    let alts = split_or(value)
+        .iter()
+        .map(|v| {
+            parse_alt(param, &modifier, v, base).ok_or_else(|| {
+                invalid(
+                    name,
+                    &format!(
+                        "'{}' is not a valid {:?} value",
+                        v.replace('\u{0}', "|"),
+                        param.param_type
+                    ),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Clause::Match {
+        param: pref,
+        modifier,
+        alts,
+    })
 }
 
-fn invalid(param: &str, reason: &str) -> SearchError {
-    SearchError::InvalidValue {
-        param: param.to_string(),
-        reason: reason.to_string(),
-    }
+fn parse_modifier(param: &SearchParam, m: Option<&str>) -> Option<Modifier> {
+    use ParamType as T;
+    Some(match (param.param_type, m) {
+        (_, None) => Modifier::None,
+        (T::String, Some("exact")) => Modifier::Exact,
+        (T::String, Some("contains")) => Modifier::Contains,
+        (T::Token, Some("text")) => Modifier::Text,
+        (T::Token, Some("not")) => Modifier::Not,
+        (T::Reference, Some("identifier")) => Modifier::Identifier,
+        (T::Uri, Some("above")) => Modifier::Above,
+        (T::Uri, Some("below")) => Modifier::Below,
+        (T::Reference, Some(t)) if crate::fhir::ResourceType::parse(t).is_some() => {
+            Modifier::Type(t.to_string())
+        }
+        _ => return None,
+    })
+}
+
+fn parse_alt(param: &SearchParam, modifier: &Modifier, v: &str, base: &str) -> Option<Alt> {
+    use ParamType as T;
+    let plain = || v.replace('\u{0}', "|");
+    Some(match (param.param_type, modifier) {
+        (T::String, _) | (T::Token, Modifier::Text) if !v.is_empty() => Alt::String(plain()),
+        (T::Token, _) | (T::Reference, Modifier::Identifier) => Alt::Token(value::token(v)?),
+        (T::Date, _) => {
+            let (p, low, high) = value::date(v)?;
+            Alt::Date(p, low, high)
+        }
+        (T::Number, _) => {
+            let (p, n, low, high) = value::number(v)?;
+            Alt::Number(p, n, low, high)
+        }
+        (T::Quantity, _) => Alt::Quantity(value::quantity(&plain())?),
+        (T::Reference, m) => {
+            let t = match m {
+                Modifier::Type(t) => Some(t.as_str()),
+                _ => None,
+            };
+            Alt::Reference(value::reference(&plain(), t, base)?)
+        }
+        (T::Uri, _) if !v.is_empty() => Alt::Uri(plain()),
+        (T::Composite, _) => {
+            let (first, second) = v.split_once('$')?;
+            let [_, c2] = param.components.as_slice() else {
+                return None;
+            };
+            let second = match c2.param_type {
+                T::Token => Alt::Token(value::token(second)?),
+                T::Quantity => Alt::Quantity(value::quantity(&second.replace('\u{0}', "|"))?),
+                T::Date => {
+                    let (p, low, high) = value::date(second)?;
+                    Alt::Date(p, low, high)
+                }
+                T::String => Alt::String(second.to_string()),
+                _ => return None,
+            };
+            Alt::Composite(value::token(first)?, Box::new(second))
+        }
+        _ => return None,
+    })
 }
 
 /// Splits on unescaped commas and removes the `\` escapes (search.html#escaping). An escaped
-/// `|` is kept as NUL so token parsing does not split on it; `token_value` restores it.
-fn split_or(value: &str) -> Vec<String> {
+/// `|` is kept as NUL so token parsing does not split on it; `value::token` restores it.
+pub fn split_or(value: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
     let mut chars = value.chars();
@@ -169,27 +510,23 @@ fn split_or(value: &str) -> Vec<String> {
     out
 }
 
-fn token_value(v: &str) -> Option<TokenValue> {
-    let unescape = |s: &str| s.replace('\u{0}', "|");
-    let t = match v.split_once('|') {
-        None if v.is_empty() => return None,
-        None => TokenValue::Code(unescape(v)),
-        Some(("", "")) => return None,
-        Some(("", code)) => TokenValue::NoSystemCode(unescape(code)),
-        Some((system, "")) => TokenValue::System(unescape(system)),
-        Some((system, code)) => TokenValue::SystemCode(unescape(system), unescape(code)),
-    };
-    Some(t)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const BASE: &str = "http://localhost/fhir";
 
     fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
         q.iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()
+    }
+
+    fn alts(plan: &SearchPlan) -> &Vec<Alt> {
+        match &plan.clauses[0] {
+            Clause::Match { alts, .. } => alts,
+            other => panic!("a match clause expected, not {other:?}"),
+        }
     }
 
     #[test]
@@ -201,53 +538,106 @@ mod tests {
                 "https://fhir.nhs.uk/Id/nhs-number|9991000011,x|,|y,z",
             )]),
             true,
+            BASE,
         )
         .expect("parses");
-        let Clause::Token { values, .. } = &plan.clauses[0] else {
-            panic!("token clause expected")
-        };
         assert_eq!(
-            values,
+            alts(&plan),
             &vec![
-                TokenValue::SystemCode(
+                Alt::Token(TokenValue::SystemCode(
                     "https://fhir.nhs.uk/Id/nhs-number".into(),
                     "9991000011".into()
-                ),
-                TokenValue::System("x".into()),
-                TokenValue::NoSystemCode("y".into()),
-                TokenValue::Code("z".into()),
+                )),
+                Alt::Token(TokenValue::System("x".into())),
+                Alt::Token(TokenValue::NoSystemCode("y".into())),
+                Alt::Token(TokenValue::Code("z".into())),
             ]
         );
     }
 
     #[test]
     fn escaped_commas_and_bars_stay_in_the_value() {
-        let plan =
-            parse_search("Patient", &pairs(&[("identifier", r"a\|b|c\,d")]), true).expect("parses");
-        let Clause::Token { values, .. } = &plan.clauses[0] else {
-            panic!("token clause expected")
-        };
+        let plan = parse_search(
+            "Patient",
+            &pairs(&[("identifier", r"a\|b|c\,d")]),
+            true,
+            BASE,
+        )
+        .expect("parses");
         assert_eq!(
-            values,
-            &vec![TokenValue::SystemCode("a|b".into(), "c,d".into())]
+            alts(&plan),
+            &vec![Alt::Token(TokenValue::SystemCode(
+                "a|b".into(),
+                "c,d".into()
+            ))]
         );
     }
 
     #[test]
     fn unknown_parameters_are_ignored_unless_strict() {
         let q = pairs(&[("colour", "blue"), ("_id", "a")]);
-        let plan = parse_search("Patient", &q, false).expect("lenient");
+        let plan = parse_search("Patient", &q, false, BASE).expect("lenient");
         assert_eq!(plan.applied, pairs(&[("_id", "a")]));
         assert_eq!(
-            parse_search("Patient", &q, true),
+            parse_search("Patient", &q, true, BASE),
             Err(SearchError::UnknownParameter("colour".into()))
         );
     }
 
     #[test]
     fn conditional_criteria_must_be_understood() {
-        assert!(parse_conditional("Patient", &pairs(&[("name", "x")])).is_err());
-        assert!(parse_conditional("Patient", &pairs(&[])).is_err());
-        assert!(parse_conditional("Patient", &pairs(&[("_id", "bad_id")])).is_err());
+        assert!(parse_conditional("Patient", &pairs(&[("colour", "x")]), BASE).is_err());
+        assert!(parse_conditional("Patient", &pairs(&[]), BASE).is_err());
+        assert!(parse_conditional("Patient", &pairs(&[("_id", "bad_id")]), BASE).is_err());
+    }
+
+    #[test]
+    fn chains_and_has_nest() {
+        let plan = parse_search(
+            "Observation",
+            &pairs(&[("subject:Patient.organization.name", "GP")]),
+            true,
+            BASE,
+        )
+        .expect("chain");
+        let Clause::Chain { targets, .. } = &plan.clauses[0] else {
+            panic!("chain expected")
+        };
+        assert_eq!(targets[0].0, "Patient");
+        assert!(matches!(*targets[0].1, Clause::Chain { .. }));
+        let has = parse_search(
+            "Patient",
+            &pairs(&[(
+                "_has:Observation:patient:_has:Provenance:target:agent",
+                "Practitioner/1",
+            )]),
+            true,
+            BASE,
+        )
+        .expect("has");
+        let Clause::Has { inner, .. } = &has.clauses[0] else {
+            panic!("has expected")
+        };
+        assert!(matches!(**inner, Clause::Has { .. }));
+    }
+
+    #[test]
+    fn bad_values_and_modifiers_name_the_parameter() {
+        let e =
+            parse_search("Observation", &pairs(&[("date", "2024-13")]), false, BASE).unwrap_err();
+        assert_eq!(e.parameter(), "date");
+        let e =
+            parse_search("Observation", &pairs(&[("date", "xx2024")]), false, BASE).unwrap_err();
+        assert_eq!(e.parameter(), "date");
+        let e = parse_search("Patient", &pairs(&[("name:text", "x")]), false, BASE).unwrap_err();
+        assert_eq!(e.parameter(), "name:text");
+        let e = parse_search(
+            "Observation",
+            &pairs(&[("subject", "Patient/bad id")]),
+            false,
+            BASE,
+        )
+        .unwrap_err();
+        assert_eq!(e.parameter(), "subject");
     }
 }

@@ -38,6 +38,12 @@ pub trait Tx {
     fn search(&mut self, q: &Query) -> Result<Vec<StoredVersion>, StoreError>;
     /// Runs a compiled `SELECT COUNT(*) AS n …`.
     fn count(&mut self, q: &Query) -> Result<i64, StoreError>;
+    /// Runs a compiled `SELECT … AS n` of many rows.
+    fn keys(&mut self, q: &Query) -> Result<Vec<i64>, StoreError>;
+    /// Runs a compiled `SELECT … AS res_type, … AS res_id`.
+    fn addresses(&mut self, q: &Query) -> Result<Vec<(String, String)>, StoreError>;
+    /// Runs a statement that returns no rows.
+    fn execute(&mut self, q: &Query) -> Result<usize, StoreError>;
 }
 
 #[derive(QueryableByName)]
@@ -91,6 +97,14 @@ struct PkRow {
 }
 
 #[derive(QueryableByName)]
+struct AddressRow {
+    #[diesel(sql_type = Text)]
+    res_type: String,
+    #[diesel(sql_type = Text)]
+    res_id: String,
+}
+
+#[derive(QueryableByName)]
 struct CountRow {
     #[diesel(sql_type = BigInt)]
     n: i64,
@@ -100,7 +114,8 @@ struct CountRow {
 pub const VERSION_COLUMNS: &str =
     "v.seq, v.res_type, v.res_id, v.version_id, v.last_updated, v.method, v.content";
 
-const INDEX_TABLES: [&str; 8] = [
+const INDEX_TABLES: [&str; 9] = [
+    "compartment_member",
     "idx_string",
     "idx_token",
     "idx_date",
@@ -252,6 +267,12 @@ fn index_inserts(res_pk: i64, rows: &IndexRows) -> Vec<Query> {
             })
             .collect(),
     );
+    for c in &rows.compartments {
+        let mut q =
+            Query::new("INSERT INTO compartment_member (res_pk, compartment) VALUES (?, ?)");
+        q.bind(Bind::Int(res_pk)).bind(Bind::Text(c.clone()));
+        out.push(q);
+    }
     out
 }
 
@@ -402,6 +423,20 @@ macro_rules! impl_tx {
             fn search(&mut self, q: &Query) -> Result<Vec<StoredVersion>, StoreError> {
                 let rows: Vec<VersionRow> = Statement(q).load(self.conn)?;
                 Ok(rows.into_iter().map(StoredVersion::from).collect())
+            }
+
+            fn keys(&mut self, q: &Query) -> Result<Vec<i64>, StoreError> {
+                let rows: Vec<CountRow> = Statement(q).load(self.conn)?;
+                Ok(rows.into_iter().map(|r| r.n).collect())
+            }
+
+            fn addresses(&mut self, q: &Query) -> Result<Vec<(String, String)>, StoreError> {
+                let rows: Vec<AddressRow> = Statement(q).load(self.conn)?;
+                Ok(rows.into_iter().map(|r| (r.res_type, r.res_id)).collect())
+            }
+
+            fn execute(&mut self, q: &Query) -> Result<usize, StoreError> {
+                self.exec(q)
             }
 
             fn count(&mut self, q: &Query) -> Result<i64, StoreError> {

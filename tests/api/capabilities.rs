@@ -76,10 +76,18 @@ storage_test!(capability_statement_matches_the_server, |srv| {
         }
         for p in r["searchParam"].as_array().into_iter().flatten() {
             let name = p["name"].as_str().unwrap_or_default();
+            // A value of the parameter's type, so the answer shows the parameter is served.
+            let probe = match p["type"].as_str().unwrap_or_default() {
+                "date" => "ge2024-01-01",
+                "number" | "quantity" => "1",
+                "uri" => "http://example.org/probe",
+                "composite" => "probe$2024",
+                _ => "probe",
+            };
             let res = srv
                 .send(
                     "GET",
-                    &format!("{rt}?{name}=probe"),
+                    &format!("{rt}?{name}={probe}"),
                     &[("Prefer", "handling=strict")],
                     None,
                 )
@@ -104,7 +112,7 @@ storage_test!(capability_statement_matches_the_server, |srv| {
     let r = srv
         .send(
             "GET",
-            "Patient?birthdate=1970",
+            "Patient?deceased=true",
             &[("Prefer", "handling=strict")],
             None,
         )

@@ -85,12 +85,12 @@ storage_test!(
             .send_json(
                 "POST",
                 "Patient",
-                &[("If-None-Exist", "name=Smith")],
+                &[("If-None-Exist", "colour=blue")],
                 &patient("9991000011"),
             )
             .await;
         assert_eq!(r.status, 400);
-        assert_eq!(r.issue().1.as_deref(), Some("name"));
+        assert_eq!(r.issue().1.as_deref(), Some("colour"));
         assert_eq!(srv.version_count().await, 0);
     }
 );

@@ -29,8 +29,22 @@ fn strict() -> Option<DeserializationConfig> {
     })
 }
 
+/// Runs a fhirbolt call, turning a panic inside fhirbolt into an error: some inputs make
+/// fhirbolt 0.4 unwrap a `None` rather than return an error, and one request must not take a
+/// server thread down.
+fn guarded<T>(f: impl FnOnce() -> Result<T, ModelError>) -> Result<T, ModelError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(ModelError(
+            "the FHIR model library failed on this input".into(),
+        ))
+    })
+}
+
 fn parse_json(json: &[u8]) -> Result<Resource, ModelError> {
-    fhirbolt::json::from_slice::<Resource>(json, strict()).map_err(|e| ModelError(e.to_string()))
+    guarded(|| {
+        fhirbolt::json::from_slice::<Resource>(json, strict())
+            .map_err(|e| ModelError(e.to_string()))
+    })
 }
 
 /// Parses an R4 resource in JSON against the fhirbolt model (strict: unknown elements and wrong
@@ -42,16 +56,20 @@ pub fn check_json(json: &[u8]) -> Result<(), ModelError> {
 /// Converts an R4 resource from JSON to XML.
 pub fn json_to_xml(json: &[u8]) -> Result<String, ModelError> {
     let resource = parse_json(json)?;
-    fhirbolt::xml::to_string(&resource, Some(SerializationConfig { always_sort: true }))
-        .map_err(|e| ModelError(e.to_string()))
+    guarded(|| {
+        fhirbolt::xml::to_string(&resource, Some(SerializationConfig { always_sort: true }))
+            .map_err(|e| ModelError(e.to_string()))
+    })
 }
 
 /// Converts an R4 resource from XML to JSON, elements in the order of the FHIR model.
 pub fn xml_to_json(xml: &[u8]) -> Result<Vec<u8>, ModelError> {
-    let resource = fhirbolt::xml::from_slice::<Resource>(xml, strict())
-        .map_err(|e| ModelError(e.to_string()))?;
-    fhirbolt::json::to_vec(&resource, Some(SerializationConfig { always_sort: true }))
-        .map_err(|e| ModelError(e.to_string()))
+    guarded(|| {
+        let resource = fhirbolt::xml::from_slice::<Resource>(xml, strict())
+            .map_err(|e| ModelError(e.to_string()))?;
+        fhirbolt::json::to_vec(&resource, Some(SerializationConfig { always_sort: true }))
+            .map_err(|e| ModelError(e.to_string()))
+    })
 }
 
 #[cfg(test)]
@@ -66,6 +84,13 @@ mod tests {
         let back = xml_to_json(xml.as_bytes()).expect("to json");
         let back = String::from_utf8(back).expect("utf8");
         assert!(back.contains("1.50"), "{back}");
+    }
+
+    #[test]
+    fn a_panic_inside_fhirbolt_becomes_an_error() {
+        // fhirbolt 0.4 unwraps a None on an empty array while writing XML.
+        let json = br#"{"resourceType":"Patient","name":[{"given":[]}]}"#;
+        assert!(json_to_xml(json).is_err());
     }
 
     #[test]

@@ -84,3 +84,21 @@ CREATE TABLE idx_composite (
 );
 CREATE INDEX idx_composite_by_code ON idx_composite (param, code, value_code);
 CREATE INDEX idx_composite_by_resource ON idx_composite (res_pk);
+
+-- Patient compartment membership, for compartment searches (Patient/[id]/[type]).
+CREATE TABLE compartment_member (
+    res_pk BIGINT NOT NULL REFERENCES resource (pk),
+    compartment TEXT NOT NULL
+);
+CREATE INDEX compartment_member_by_patient ON compartment_member (compartment, res_pk);
+CREATE INDEX compartment_member_by_resource ON compartment_member (res_pk);
+
+-- Ordered result snapshots, so the pages of a sorted search stay put while others write.
+CREATE TABLE search_snapshot (
+    id TEXT NOT NULL,
+    pos BIGINT NOT NULL,
+    res_pk BIGINT NOT NULL,
+    created BIGINT NOT NULL,
+    PRIMARY KEY (id, pos)
+);
+CREATE INDEX search_snapshot_by_age ON search_snapshot (created);
