@@ -14,4 +14,7 @@ mod formats;
 mod history;
 mod read;
 mod search;
+mod search_data;
+mod search_params;
+mod search_results;
 mod update;

@@ -1,0 +1,273 @@
+//! Chains, _has, includes, sorting, paging, totals and compartments (search.html), with exact
+//! results, on both databases.
+
+use serde_json::Value;
+
+use crate::fixtures::patient;
+use crate::search_data::{ids, ordered_ids, seed};
+use crate::storage_test;
+
+fn modes(bundle: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = bundle["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                format!(
+                    "{}/{}",
+                    e["resource"]["resourceType"].as_str().unwrap_or(""),
+                    e["resource"]["id"].as_str().unwrap_or("")
+                ),
+                e["search"]["mode"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+storage_test!(chained_parameters_follow_references_several_levels, |srv| {
+    seed(&srv).await;
+    assert_eq!(
+        ids(&srv, "Observation?subject:Patient.name=smyth").await,
+        vec!["phq", "wt2"]
+    );
+    assert_eq!(
+        ids(
+            &srv,
+            "Observation?patient.identifier=https://fhir.nhs.uk/Id/nhs-number|9991000011"
+        )
+        .await,
+        vec!["bp1", "wt1"]
+    );
+    assert_eq!(
+        ids(
+            &srv,
+            "Observation?patient.general-practitioner.name=riverside"
+        )
+        .await,
+        vec!["bp1", "wt1"]
+    );
+    assert_eq!(
+        ids(
+            &srv,
+            "Observation?patient.general-practitioner:Practitioner.name=patel"
+        )
+        .await,
+        vec!["phq", "wt2"]
+    );
+    assert_eq!(
+        ids(&srv, "Observation?patient.organization.name=nowhere").await,
+        Vec::<String>::new()
+    );
+});
+
+storage_test!(reverse_chains_find_what_is_referenced, |srv| {
+    seed(&srv).await;
+    assert_eq!(
+        ids(&srv, "Patient?_has:Observation:patient:code=29463-7").await,
+        vec!["p1", "p2"]
+    );
+    assert_eq!(
+        ids(&srv, "Patient?_has:Observation:subject:_security=PSY").await,
+        vec!["p2"]
+    );
+    assert_eq!(
+        ids(
+            &srv,
+            "Organization?_has:Patient:organization:_has:Observation:patient:code=720433000"
+        )
+        .await,
+        vec!["o2"]
+    );
+    assert_eq!(
+        ids(
+            &srv,
+            "Patient?_has:CarePlan:subject:status=active&gender=female"
+        )
+        .await,
+        vec!["p1"]
+    );
+});
+
+storage_test!(include_and_revinclude_add_entries_marked_include, |srv| {
+    seed(&srv).await;
+    let b = srv
+        .get("Observation?_id=wt1&_include=Observation:subject")
+        .await
+        .json();
+    assert_eq!(
+        modes(&b),
+        pairs(&[("Observation/wt1", "match"), ("Patient/p1", "include")])
+    );
+    assert_eq!(b["total"], 1);
+    let b = srv.get("Observation?_id=wt1&_include=Observation:subject&_include:iterate=Patient:organization").await.json();
+    assert_eq!(
+        modes(&b),
+        pairs(&[
+            ("Observation/wt1", "match"),
+            ("Organization/o1", "include"),
+            ("Patient/p1", "include")
+        ])
+    );
+    let b = srv
+        .get("Observation?_id=bp1&_include=Observation:*")
+        .await
+        .json();
+    assert_eq!(
+        modes(&b),
+        pairs(&[
+            ("Observation/bp1", "match"),
+            ("Patient/p1", "include"),
+            ("Practitioner/pr1", "include")
+        ])
+    );
+    let b = srv
+        .get("Patient?_id=p1&_revinclude=Observation:subject")
+        .await
+        .json();
+    assert_eq!(
+        modes(&b),
+        pairs(&[
+            ("Observation/bp1", "include"),
+            ("Observation/wt1", "include"),
+            ("Patient/p1", "match")
+        ])
+    );
+    let b = srv
+        .get("Observation?_id=wt1&_include=Observation:subject:Group")
+        .await
+        .json();
+    assert_eq!(modes(&b), pairs(&[("Observation/wt1", "match")]));
+});
+
+storage_test!(sort_orders_by_several_keys_both_ways, |srv| {
+    seed(&srv).await;
+    assert_eq!(
+        ordered_ids(&srv, "Patient?_sort=birthdate").await,
+        vec!["p1", "p2", "p3"]
+    );
+    assert_eq!(
+        ordered_ids(&srv, "Patient?_sort=-birthdate").await,
+        vec!["p3", "p2", "p1"]
+    );
+    assert_eq!(
+        ordered_ids(&srv, "Patient?_sort=gender,-birthdate").await,
+        vec!["p2", "p1", "p3"]
+    );
+    assert_eq!(
+        ordered_ids(&srv, "Patient?_sort=family").await,
+        vec!["p3", "p1", "p2"]
+    );
+    assert_eq!(
+        ordered_ids(&srv, "Observation?_sort=-date&code=29463-7,720433000").await,
+        vec!["phq", "wt1", "wt2"]
+    );
+    // Resources without a value come last, in either direction.
+    assert_eq!(
+        ordered_ids(&srv, "Patient?_sort=general-practitioner")
+            .await
+            .last()
+            .map(String::as_str),
+        Some("p3")
+    );
+    assert_eq!(
+        ordered_ids(&srv, "Patient?_sort=-general-practitioner")
+            .await
+            .last()
+            .map(String::as_str),
+        Some("p3")
+    );
+    assert_eq!(
+        ordered_ids(&srv, "Patient?_sort=-_id").await,
+        vec!["p3", "p2", "p1"]
+    );
+});
+
+storage_test!(sorted_pages_stay_put_while_others_write, |srv| {
+    seed(&srv).await;
+    let mut seen = Vec::new();
+    let mut next = Some("Patient?_sort=family&_count=1".to_string());
+    while let Some(q) = next {
+        let b = srv.get(&q).await.json();
+        assert_eq!(b["total"].as_i64().map(|t| t >= 3), Some(true));
+        for e in b["entry"].as_array().into_iter().flatten() {
+            seen.push(e["resource"]["id"].as_str().unwrap_or("").to_string());
+        }
+        // A new patient that sorts first must not shift the pages already planned.
+        srv.create(&patient("9991000999")).await;
+        next = b["link"]
+            .as_array()
+            .and_then(|l| l.iter().find(|l| l["relation"] == "next"))
+            .and_then(|l| l["url"].as_str())
+            .map(|u| {
+                u.trim_start_matches(&srv.base)
+                    .trim_start_matches('/')
+                    .to_string()
+            });
+        assert!(seen.len() < 10, "paging does not end");
+    }
+    assert_eq!(seen, vec!["p3", "p1", "p2"]);
+});
+
+storage_test!(unsorted_pages_cover_every_match_once, |srv| {
+    seed(&srv).await;
+    let mut seen = Vec::new();
+    let mut next = Some("Observation?_count=2".to_string());
+    while let Some(q) = next {
+        let b = srv.get(&q).await.json();
+        assert_eq!(b["total"], 5);
+        for e in b["entry"].as_array().into_iter().flatten() {
+            seen.push(e["resource"]["id"].as_str().unwrap_or("").to_string());
+        }
+        next = b["link"]
+            .as_array()
+            .and_then(|l| l.iter().find(|l| l["relation"] == "next"))
+            .and_then(|l| l["url"].as_str())
+            .map(|u| {
+                u.trim_start_matches(&srv.base)
+                    .trim_start_matches('/')
+                    .to_string()
+            });
+    }
+    seen.sort();
+    assert_eq!(seen, vec!["bp1", "mood", "phq", "wt1", "wt2"]);
+});
+
+storage_test!(totals_can_be_left_out, |srv| {
+    seed(&srv).await;
+    let b = srv.get("Observation?_total=none").await.json();
+    assert!(b.get("total").is_none());
+    assert_eq!(b["entry"].as_array().map(Vec::len), Some(5));
+    let b = srv
+        .get("Observation?code=29463-7&_summary=count")
+        .await
+        .json();
+    assert_eq!(b["total"], 2);
+    assert!(b.get("entry").is_none());
+});
+
+storage_test!(
+    compartment_search_finds_only_that_patients_resources,
+    |srv| {
+        seed(&srv).await;
+        assert_eq!(
+            ids(&srv, "Patient/p1/Observation").await,
+            vec!["bp1", "wt1"]
+        );
+        assert_eq!(
+            ids(&srv, "Patient/p1/Observation?code=29463-7").await,
+            vec!["wt1"]
+        );
+        assert_eq!(ids(&srv, "Patient/p2/RiskAssessment").await, vec!["ra2"]);
+        assert_eq!(ids(&srv, "Patient/p3/CarePlan").await, Vec::<String>::new());
+        assert_eq!(srv.get("Organization/o1/Patient").await.status, 404);
+    }
+);
