@@ -85,7 +85,9 @@ statement = {
     "rest": [{
         "mode": "server",
         "resource": resources,
-        "interaction": [{"code": "history-system"}],
+        "interaction": [{"code": "history-system"}, {"code": "search-system"}],
+        "searchParam": [p for p in search_params("Resource")
+                        if any(d["code"] == p["name"] and "Resource" in d["base"] for d in definitions)],
     }],
 }
 print(json.dumps(statement, indent=2))

@@ -41,6 +41,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/fhir")
             .service(
+                web::resource(["", "/"])
+                    .route(web::get().to(search::search_system))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
                 web::resource("/metadata")
                     .route(web::get().to(capabilities::metadata))
                     .default_service(web::to(method_not_allowed)),

@@ -13,7 +13,7 @@ use super::query::QueryParams;
 use super::respond::value;
 use super::{address, blocking, resource_type, AppState};
 use crate::fhir::ResourceType;
-use crate::search::{parse_search, run, Access, NextPage};
+use crate::search::{parse_search, run, Access, NextPage, SYSTEM};
 
 pub async fn search_get(
     req: HttpRequest,
@@ -22,7 +22,7 @@ pub async fn search_get(
 ) -> Result<HttpResponse, RestError> {
     let rt = resource_type(&path)?;
     let q = QueryParams::from_request(&req);
-    respond(req, rt, None, q, state).await
+    respond(req, Some(rt), None, q, state).await
 }
 
 /// `POST [type]/_search` with a form body; its parameters join the URL's.
@@ -46,7 +46,16 @@ pub async fn search_post(
     let body = read_limited(&req, payload, state.body_limit).await?;
     let mut q = QueryParams::from_request(&req);
     q.0.extend(QueryParams::parse(&body).0);
-    respond(req, rt, None, q, state).await
+    respond(req, Some(rt), None, q, state).await
+}
+
+/// `GET [base]?_type=…`: a search across types with the parameters of every resource.
+pub async fn search_system(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, RestError> {
+    let q = QueryParams::from_request(&req);
+    respond(req, None, None, q, state).await
 }
 
 /// `GET Patient/[id]/[type]`: a search within one patient's compartment.
@@ -63,12 +72,12 @@ pub async fn compartment(
     }
     let rt = resource_type(&path.2)?;
     let q = QueryParams::from_request(&req);
-    respond(req, rt, Some(id.to_string()), q, state).await
+    respond(req, Some(rt), Some(id.to_string()), q, state).await
 }
 
 async fn respond(
     req: HttpRequest,
-    rt: ResourceType,
+    rt: Option<ResourceType>,
     compartment: Option<String>,
     q: QueryParams,
     state: web::Data<AppState>,
@@ -76,15 +85,17 @@ async fn respond(
     let fmt = response_format(&req, &q)?;
     let count_only = q.get("_summary") == Some("count");
     let view = view(&q)?;
-    let mut plan = parse_search(rt.as_str(), q.pairs(), prefer(&req).strict, &state.base_url)?;
+    let type_name = rt.as_ref().map_or(SYSTEM, ResourceType::as_str);
+    let mut plan = parse_search(type_name, q.pairs(), prefer(&req).strict, &state.base_url)?;
     plan.compartment = compartment.clone();
     let store = state.store.clone();
     let p = plan.clone();
     let result = blocking(move || Ok(run(&store, &p, &Access::Unrestricted, count_only)?)).await?;
 
-    let path = match &compartment {
-        Some(id) => format!("{}/Patient/{id}/{rt}", state.base_url),
-        None => format!("{}/{rt}", state.base_url),
+    let path = match (&compartment, &rt) {
+        (Some(id), Some(rt)) => format!("{}/Patient/{id}/{rt}", state.base_url),
+        (_, Some(rt)) => format!("{}/{rt}", state.base_url),
+        (_, None) => state.base_url.clone(),
     };
     let mut applied = plan.applied.clone();
     for p in ["_summary", "_elements"] {

@@ -5,7 +5,7 @@
 
 use super::access::Access;
 use super::params::ParamType;
-use super::parse::{Alt, Clause, Modifier, SearchPlan, Sort, SortKey};
+use super::parse::{Alt, Clause, Modifier, SearchPlan, Sort, SortKey, SYSTEM};
 use super::value::{Prefix, QuantityValue, ReferenceValue, TokenValue};
 use crate::interaction::now_micros;
 use crate::store::{Bind, Query};
@@ -131,9 +131,19 @@ fn in_list(q: &mut Query, column: &str, binds: impl Iterator<Item = Bind>) {
 }
 
 fn filters(plan: &SearchPlan, access: &Access, q: &mut Query) {
-    q.push(" WHERE r.res_type = ? AND r.deleted = ?")
-        .bind(Bind::Text(plan.res_type.clone()))
-        .bind(Bind::Bool(false));
+    q.push(" WHERE r.deleted = ?").bind(Bind::Bool(false));
+    if plan.res_type == SYSTEM {
+        if !plan.types.is_empty() {
+            in_list(
+                q,
+                "r.res_type",
+                plan.types.iter().map(|t| Bind::Text(t.clone())),
+            );
+        }
+    } else {
+        q.push(" AND r.res_type = ?")
+            .bind(Bind::Text(plan.res_type.clone()));
+    }
     if let Some(patient) = &plan.compartment {
         q.push(" AND r.pk IN (SELECT m.res_pk FROM compartment_member m WHERE m.compartment = ?)")
             .bind(Bind::Text(patient.clone()));

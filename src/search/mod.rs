@@ -25,7 +25,9 @@ pub use compile::{
 pub use execute::{run, NextPage, SearchResult};
 pub use extract::index_rows;
 pub use hash::param_hash;
-pub use parse::{parse_conditional, parse_search, Clause, Include, SearchPlan, Total, MAX_ITERATE};
+pub use parse::{
+    parse_conditional, parse_search, Clause, Include, SearchPlan, Total, MAX_ITERATE, SYSTEM,
+};
 
 /// Why a query cannot be run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -174,16 +174,22 @@ impl Registry {
                 ));
                 continue;
             }
-            let bases: Vec<String> = if p
+            // Parameters of every resource (`_id`, `_lastUpdated`, `_tag`, …) are keyed as
+            // `Resource` whatever the type, so a system-wide search seeks one key.
+            let common = p
                 .base
                 .iter()
-                .any(|b| b == "Resource" || b == "DomainResource")
-            {
-                model.resource_types().map(str::to_string).collect()
+                .any(|b| b == "Resource" || b == "DomainResource");
+            let bases: Vec<String> = if common {
+                std::iter::once("Resource")
+                    .chain(model.resource_types())
+                    .map(str::to_string)
+                    .collect()
             } else {
                 p.base.clone()
             };
             for base in bases {
+                let key_type = if common { "Resource" } else { base.as_str() };
                 let sp = SearchParam {
                     code: p.code.clone(),
                     url: p.url.clone(),
@@ -191,7 +197,7 @@ impl Registry {
                     expression: expression.clone(),
                     targets: p.target.clone(),
                     components: components.clone(),
-                    hash: param_hash(&base, &p.code),
+                    hash: param_hash(key_type, &p.code),
                 };
                 by_type.entry(base).or_default().insert(p.code.clone(), sp);
             }

@@ -7,6 +7,10 @@ use super::value::{self, Prefix, QuantityValue, ReferenceValue, TokenValue};
 use super::SearchError;
 use crate::fhir::primitive;
 
+/// The `res_type` of a system-wide search (`GET [base]?_type=…`): only the parameters of
+/// every resource apply.
+pub const SYSTEM: &str = "Resource";
+
 /// Default and largest page size.
 pub const DEFAULT_COUNT: i64 = 50;
 pub const MAX_COUNT: i64 = 1000;
@@ -121,7 +125,10 @@ pub enum Total {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchPlan {
+    /// The type searched, or [`SYSTEM`].
     pub res_type: String,
+    /// `_type` of a system search: the types to search (all when empty).
+    pub types: Vec<String>,
     pub clauses: Vec<Clause>,
     pub count: i64,
     /// Resources after this key (the paging cursor of unsorted searches).
@@ -159,6 +166,7 @@ pub fn parse_search(
 ) -> Result<SearchPlan, SearchError> {
     let mut plan = SearchPlan {
         res_type: res_type.to_string(),
+        types: Vec::new(),
         clauses: Vec::new(),
         count: DEFAULT_COUNT,
         after: None,
@@ -212,6 +220,14 @@ pub fn parse_search(
                 };
             }
             "_sort" => plan.sort = parse_sort(res_type, value)?,
+            "_type" if res_type == SYSTEM => {
+                for t in value.split(',') {
+                    if crate::fhir::ResourceType::parse(t).is_none() {
+                        return Err(invalid(name, &format!("unknown resource type '{t}'")));
+                    }
+                    plan.types.push(t.to_string());
+                }
+            }
             "_include" | "_revinclude" => {
                 let iterate = name.ends_with(":iterate") || name.ends_with(":recurse");
                 let inc = parse_include(name, value, iterate)?;

@@ -105,6 +105,25 @@ storage_test!(capability_statement_matches_the_server, |srv| {
     for i in rest["interaction"].as_array().into_iter().flatten() {
         match i["code"].as_str().unwrap_or_default() {
             "history-system" => routed(&srv.get("_history").await, "history-system"),
+            "search-system" => {
+                for p in rest["searchParam"].as_array().into_iter().flatten() {
+                    let name = p["name"].as_str().unwrap_or_default();
+                    let probe = if p["type"] == "date" {
+                        "ge2024"
+                    } else {
+                        "probe"
+                    };
+                    let r = srv
+                        .send(
+                            "GET",
+                            &format!("?_type=Patient&{name}={probe}"),
+                            &[("Prefer", "handling=strict")],
+                            None,
+                        )
+                        .await;
+                    assert_eq!(r.status, 200, "system search by {name}: {}", r.text());
+                }
+            }
             other => panic!("system interaction {other} is declared but not probed"),
         }
     }

@@ -271,3 +271,35 @@ storage_test!(
         assert_eq!(srv.get("Organization/o1/Patient").await.status, 404);
     }
 );
+
+storage_test!(system_search_spans_types_with_common_parameters, |srv| {
+    seed(&srv).await;
+    let b = srv
+        .get("?_type=Patient,Observation&_security=PSY")
+        .await
+        .json();
+    assert_eq!(modes(&b), pairs(&[("Observation/phq", "match")]));
+    let b = srv.get("?_id=p1,o1,wt1").await.json();
+    assert_eq!(b["total"], 3);
+    let b = srv.get("?_type=Organization&_sort=-_id").await.json();
+    let ids: Vec<&str> = b["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["resource"]["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec!["o2", "o1"]);
+    let r = srv
+        .send(
+            "GET",
+            "?_type=Patient&name=smith",
+            &[("Prefer", "handling=strict")],
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.status, 400,
+        "only the parameters of every resource apply across types"
+    );
+    assert_eq!(srv.get("?_type=Unicorn").await.status, 400);
+});
