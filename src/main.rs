@@ -48,6 +48,8 @@ enum Command {
     },
     /// Measure read, create and update throughput against a server it starts itself.
     Bench(carebridge::bench::BenchArgs),
+    /// Generate patients with observations, then measure search workloads against them.
+    BenchSearch(carebridge::bench::SearchBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
             .map(|s| log::info!("{} database is migrated", s.backend_name()))
             .map_err(|e| e.to_string()),
         Command::Bench(args) => carebridge::bench::run(args),
+        Command::BenchSearch(args) => carebridge::bench::run_search(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,7 +6,10 @@
 //! (`cargo run --release -- bench`).
 
 mod client;
+mod search;
 mod stats;
+
+pub use search::{run as run_search, SearchBenchArgs};
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use client::Connection;
-use stats::{summarise, Summary};
+pub(crate) use stats::{summarise, Summary};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -32,7 +35,7 @@ pub struct BenchArgs {
     workers: Option<usize>,
 }
 
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Child,
     addr: String,
 }
@@ -45,7 +48,7 @@ impl Drop for ServerProcess {
 }
 
 impl ServerProcess {
-    fn start(database: &str, workers: Option<usize>) -> Result<ServerProcess, String> {
+    pub(crate) fn start(database: &str, workers: Option<usize>) -> Result<ServerProcess, String> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
@@ -67,7 +70,7 @@ impl ServerProcess {
     }
 
     /// Peak resident memory of the server process, in MiB (Linux).
-    fn peak_memory_mib(&self) -> Option<f64> {
+    pub(crate) fn peak_memory_mib(&self) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let kb: f64 = status
             .lines()
@@ -107,14 +110,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         "carebridge bench: {} clients, {} s per workload, database {}",
         args.clients, args.seconds, database
     );
-    println!("| workload | requests/s | p50 ms | p99 ms | requests | errors |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    for s in &summaries {
-        println!(
-            "| {} | {:.0} | {:.2} | {:.2} | {} | {} |",
-            s.name, s.per_second, s.p50_ms, s.p99_ms, s.requests, s.errors
-        );
-    }
+    print_table(&summaries);
     if let Some(m) = memory {
         println!("server peak memory (VmHWM): {m:.0} MiB");
     }
@@ -199,7 +195,7 @@ fn id_of(body: &[u8]) -> Option<String> {
 }
 
 /// A cheap spread over the ids (xorshift of the request number).
-fn pseudo_random(i: usize) -> usize {
+pub(crate) fn pseudo_random(i: usize) -> usize {
     let mut x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     x ^= x << 13;
     x ^= x >> 7;
@@ -207,7 +203,7 @@ fn pseudo_random(i: usize) -> usize {
     x as usize
 }
 
-async fn wait_ready(addr: &str) -> Result<(), String> {
+pub(crate) async fn wait_ready(addr: &str) -> Result<(), String> {
     for _ in 0..200 {
         if let Ok(mut c) = Connection::open(addr).await {
             if let Ok(r) = c.send("GET", "/fhir/metadata", None).await {
@@ -221,10 +217,10 @@ async fn wait_ready(addr: &str) -> Result<(), String> {
     Err(format!("the server at {addr} did not become ready"))
 }
 
-type Request = (&'static str, String, Option<Vec<u8>>);
+pub(crate) type Request = (&'static str, String, Option<Vec<u8>>);
 
 /// Runs `clients` connections for `duration`, each sending `next(i)` in a loop.
-async fn workload(
+pub(crate) async fn workload(
     addr: &str,
     name: &str,
     clients: usize,
@@ -274,4 +270,16 @@ async fn workload(
         errors += e;
     }
     Ok(summarise(name, all, errors, elapsed))
+}
+
+/// Prints workload figures as a Markdown table.
+pub(crate) fn print_table(summaries: &[Summary]) {
+    println!("| workload | requests/s | p50 ms | p99 ms | requests | errors |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for s in summaries {
+        println!(
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {} |",
+            s.name, s.per_second, s.p50_ms, s.p99_ms, s.requests, s.errors
+        );
+    }
 }
