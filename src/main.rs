@@ -46,6 +46,12 @@ enum Command {
         #[arg(long, env = "CAREBRIDGE_DATABASE_URL", default_value = DEFAULT_DATABASE)]
         database: String,
     },
+    /// Rebuild every resource's search index rows, with the stored SearchParameter resources
+    /// in force (run it after adding one; the server loads them when it starts).
+    Reindex {
+        #[arg(long, env = "CAREBRIDGE_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+    },
     /// Measure read, create and update throughput against a server it starts itself.
     Bench(carebridge::bench::BenchArgs),
     /// Generate patients with observations, then measure search workloads against them.
@@ -76,6 +82,17 @@ fn main() -> ExitCode {
         Command::Migrate { database } => Store::open(&database, Some(1))
             .map(|s| log::info!("{} database is migrated", s.backend_name()))
             .map_err(|e| e.to_string()),
+        Command::Reindex { database } => Store::open(&database, Some(2))
+            .map_err(|e| e.to_string())
+            .and_then(|store| {
+                carebridge::search::reindex(&store, |n| {
+                    if n % 10_000 == 0 {
+                        log::info!("reindexed {n} resources")
+                    }
+                })
+                .map_err(|e| e.to_string())
+            })
+            .map(|n| log::info!("reindexed {n} resources")),
         Command::Bench(args) => carebridge::bench::run(args),
         Command::BenchSearch(args) => carebridge::bench::run_search(args),
     };

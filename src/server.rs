@@ -51,6 +51,11 @@ pub struct Running {
 pub fn start(cfg: &ServerConfig) -> std::io::Result<Running> {
     let store = Store::open(&cfg.database_url, cfg.pool_size)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let custom = crate::search::load_custom_parameters(&store)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    if custom > 0 {
+        log::info!("{custom} custom search parameters loaded");
+    }
     let listener = TcpListener::bind(cfg.listen)?;
     let addr = listener.local_addr()?;
     let base_url = cfg

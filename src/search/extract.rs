@@ -23,7 +23,7 @@ pub fn index_rows(res_type: &str, resource: &Value) -> IndexRows {
             add_rows(param, node, &mut rows);
         }
     }
-    rows.compartments = compartments(registry, res_type, resource);
+    rows.compartments = compartments(&registry, res_type, resource);
     rows
 }
 

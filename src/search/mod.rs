@@ -15,6 +15,7 @@ mod hash;
 mod normalize;
 pub mod params;
 mod parse;
+mod reindex;
 mod value;
 
 pub use access::Access;
@@ -28,6 +29,7 @@ pub use hash::param_hash;
 pub use parse::{
     parse_conditional, parse_search, Clause, Include, SearchPlan, Total, MAX_ITERATE, SYSTEM,
 };
+pub use reindex::{load_custom_parameters, reindex};
 
 /// Why a query cannot be run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,7 +3,7 @@
 //! evaluator does not cover is refused, with a warning naming it, and is not offered.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use serde::Deserialize;
 
@@ -99,26 +99,78 @@ struct RawCompartment {
 pub struct Registry {
     by_type: HashMap<String, HashMap<String, SearchParam>>,
     compartment: HashMap<String, Vec<String>>,
-    /// Parameters refused at start-up, with the reason.
+    /// Parameters refused at start-up, with the reason (the shipped ones first).
     pub refused: Vec<(String, String)>,
+    shipped_refusals: usize,
+}
+
+/// The registry in force, replaced whole when custom parameters are installed.
+fn current() -> &'static RwLock<Arc<Registry>> {
+    static R: OnceLock<RwLock<Arc<Registry>>> = OnceLock::new();
+    R.get_or_init(|| {
+        let r = Registry::build(DEFINITIONS, COMPARTMENT, Vec::new());
+        for (url, why) in &r.refused {
+            log::warn!("search parameter {url} is not offered: {why}");
+        }
+        RwLock::new(Arc::new(r))
+    })
 }
 
 impl Registry {
     /// The registry built from the shipped definitions.
-    pub fn r4() -> &'static Registry {
-        static R: OnceLock<Registry> = OnceLock::new();
-        R.get_or_init(|| {
-            let r = Registry::build(DEFINITIONS, COMPARTMENT);
-            for (url, why) in &r.refused {
-                log::warn!("search parameter {url} is not offered: {why}");
-            }
-            r
-        })
+    /// The registry in force: the shipped definitions plus the custom SearchParameter
+    /// resources installed by [`Registry::install_custom`].
+    pub fn r4() -> Arc<Registry> {
+        let lock = current();
+        let guard = lock.read().unwrap_or_else(|p| p.into_inner());
+        guard.clone()
     }
 
-    fn build(definitions: &str, compartment: &str) -> Registry {
-        let raw: RawFile =
+    /// Adds custom SearchParameter resources (JSON) to the parameters in force, keyed by
+    /// url (a later version replaces an earlier one; a removed one stays until restart), and
+    /// rebuilds the registry. Returns the custom parameters refused, with why.
+    pub fn install_custom(custom: &[serde_json::Value]) -> Vec<(String, String)> {
+        static INSTALLED: OnceLock<Mutex<HashMap<String, serde_json::Value>>> = OnceLock::new();
+        let installed = INSTALLED.get_or_init(|| Mutex::new(HashMap::new()));
+        let mut installed = installed.lock().unwrap_or_else(|p| p.into_inner());
+        for c in custom {
+            let url = c
+                .get("url")
+                .and_then(|u| u.as_str())
+                .unwrap_or("")
+                .to_string();
+            installed.insert(url, c.clone());
+        }
+        let mut extra = Vec::new();
+        let mut refused = Vec::new();
+        for c in installed.values() {
+            match serde_json::from_value::<RawParam>(c.clone()) {
+                Ok(p) => extra.push(p),
+                Err(e) => refused.push((
+                    c.get("url")
+                        .and_then(|u| u.as_str())
+                        .unwrap_or("?")
+                        .to_string(),
+                    format!("not a usable SearchParameter: {e}"),
+                )),
+            }
+        }
+        let registry = Registry::build(DEFINITIONS, COMPARTMENT, extra);
+        let shipped = Registry::r4().shipped_refusals;
+        refused.extend(registry.refused.iter().skip(shipped).cloned());
+        for (url, why) in &refused {
+            log::warn!("custom search parameter {url} is not offered: {why}");
+        }
+        let lock = current();
+        *lock.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(registry);
+        refused
+    }
+
+    fn build(definitions: &str, compartment: &str, custom: Vec<RawParam>) -> Registry {
+        let mut raw: RawFile =
             serde_json::from_str(definitions).expect("search-parameters.json is valid");
+        let shipped = raw.parameter.len();
+        raw.parameter.extend(custom);
         let compartment: RawCompartment =
             serde_json::from_str(compartment).expect("compartment-patient.json is valid");
         let types_by_url: HashMap<&str, &str> = raw
@@ -202,10 +254,15 @@ impl Registry {
                 by_type.entry(base).or_default().insert(p.code.clone(), sp);
             }
         }
+        let shipped_refusals = refused
+            .iter()
+            .filter(|(url, _)| raw.parameter[..shipped].iter().any(|p| &p.url == url))
+            .count();
         Registry {
             by_type,
             compartment: compartment.resource,
             refused,
+            shipped_refusals,
         }
     }
 

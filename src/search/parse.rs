@@ -279,7 +279,8 @@ fn parse_sort(res_type: &str, value: &str) -> Result<Vec<Sort>, SearchError> {
                 "_id" => SortKey::Id,
                 "_lastUpdated" => SortKey::LastUpdated,
                 c => {
-                    let p = Registry::r4()
+                    let registry = Registry::r4();
+                    let p = registry
                         .get(res_type, c)
                         .filter(|p| p.param_type != ParamType::Composite)
                         .ok_or_else(|| invalid("_sort", &format!("cannot sort by '{c}'")))?;

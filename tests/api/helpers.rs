@@ -57,6 +57,8 @@ impl Drop for Database {
 
 pub struct TestServer {
     pub base: String,
+    /// The database the server runs on, for tests that open it themselves.
+    pub database_url: String,
     client: awc::Client,
     _db: Database,
 }
@@ -145,6 +147,7 @@ impl TestServer {
         actix_rt::spawn(running.server);
         TestServer {
             base: running.base_url,
+            database_url,
             client: awc::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .disable_redirects()

@@ -303,3 +303,34 @@ storage_test!(system_search_spans_types_with_common_parameters, |srv| {
     );
     assert_eq!(srv.get("?_type=Unicorn").await.status, 400);
 });
+
+storage_test!(a_custom_search_parameter_works_after_reindex, |srv| {
+    seed(&srv).await;
+    // The registry is per process and tests share one: each run gets its own code.
+    let code = format!("text-value-{}", uuid::Uuid::new_v4().simple());
+    let sp = serde_json::json!({"resourceType": "SearchParameter", "id": "text-value",
+        "url": format!("http://example.org/SearchParameter/{code}"), "name": "ObservationTextValue",
+        "status": "active", "description": "The text value of an observation", "code": code,
+        "base": ["Observation"], "type": "string", "expression": "Observation.value.ofType(string)"});
+    assert_eq!(srv.put("SearchParameter/text-value", &sp).await.status, 201);
+    let before = srv
+        .send(
+            "GET",
+            &format!("Observation?{code}=feel"),
+            &[("Prefer", "handling=strict")],
+            None,
+        )
+        .await;
+    assert_eq!(before.status, 400, "not in force before reindex");
+    let store = carebridge::store::Store::open(&srv.database_url, Some(1)).expect("store opens");
+    let n = carebridge::search::reindex(&store, |_| {}).expect("reindex runs");
+    assert_eq!(n, crate::search_data::resources().len() + 1);
+    assert_eq!(
+        ids(&srv, &format!("Observation?{code}=feel")).await,
+        vec!["mood"]
+    );
+    assert_eq!(
+        ids(&srv, &format!("Observation?{code}=better")).await,
+        Vec::<String>::new()
+    );
+});
