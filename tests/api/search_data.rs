@@ -50,8 +50,10 @@ pub fn resources() -> Vec<Value> {
         json!({"resourceType": "Observation", "id": "mood", "status": "preliminary",
             "meta": {"tag": [{"system": "http://example.org/tags", "code": "diary"}], "source": "http://example.org/mood-app"},
             "code": {"text": "mood"}, "subject": {"reference": "Patient/p3"},
+            "performer": [{"identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "RV3"}}],
             "effectiveDateTime": "2024", "valueString": "Feeling better"}),
         json!({"resourceType": "CarePlan", "id": "cp1", "status": "active", "intent": "plan",
+            "meta": {"profile": ["https://fhir.hl7.org.uk/StructureDefinition/UKCore-CarePlan"]},
             "subject": {"reference": "Patient/p1"}, "title": "Crisis plan"}),
         json!({"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},
             "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "F20.0"}]},
@@ -84,9 +86,12 @@ pub async fn ids(srv: &TestServer, query: &str) -> Vec<String> {
     ids
 }
 
-/// The matches in the order the server gave them.
+/// The matches in the order the server gave them. Strict handling, so a parameter the
+/// server does not know fails the test instead of being ignored.
 pub async fn ordered_ids(srv: &TestServer, query: &str) -> Vec<String> {
-    let r = srv.get(query).await;
+    let r = srv
+        .send("GET", query, &[("Prefer", "handling=strict")], None)
+        .await;
     assert_eq!(r.status, 200, "{query}: {}", r.text());
     let b = r.json();
     assert_eq!(b["type"], "searchset");

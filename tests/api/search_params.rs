@@ -212,3 +212,30 @@ storage_test!(invalid_values_answer_400_naming_the_parameter, |srv| {
         assert_eq!(r.issue().1.as_deref(), Some(param), "{query}");
     }
 });
+
+storage_test!(identifier_modifier_matches_logical_references, |srv| {
+    seed(&srv).await;
+    expect!(
+        srv,
+        "Observation?performer:identifier=https://fhir.nhs.uk/Id/ods-organization-code|RV3",
+        ["mood"]
+    );
+    expect!(srv, "Observation?performer:identifier=RV4", []);
+});
+
+storage_test!(meta_parameters_search_profile_and_last_updated, |srv| {
+    seed(&srv).await;
+    expect!(
+        srv,
+        "CarePlan?_profile=https://fhir.hl7.org.uk/StructureDefinition/UKCore-CarePlan",
+        ["cp1"]
+    );
+    expect!(srv, "Patient?_lastUpdated=gt2000-01-01", ["p1", "p2", "p3"]);
+    expect!(srv, "Patient?_lastUpdated=lt2000-01-01", []);
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    expect!(
+        srv,
+        &format!("Organization?_lastUpdated={today}"),
+        ["o1", "o2"]
+    );
+});
