@@ -20,7 +20,8 @@ const FROM_CURRENT: &str =
 /// The page of matches after the plan's cursor, in order, one more than asked for so the
 /// caller knows whether a next page exists.
 pub fn compile_page(plan: &SearchPlan, access: &Access) -> Query {
-    let mut q = Query::new(format!("SELECT {CURRENT_COLUMNS}{FROM_CURRENT}"));
+    let mut q = Query::new(format!("SELECT {CURRENT_COLUMNS}"));
+    from(plan, &mut q, FROM_CURRENT);
     filters(plan, access, &mut q);
     if let Some(after) = plan.after {
         q.push(" AND r.pk > ?").bind(Bind::Int(after));
@@ -32,7 +33,8 @@ pub fn compile_page(plan: &SearchPlan, access: &Access) -> Query {
 
 /// Every matching key in order (up to `limit`), for a sorted search's snapshot.
 pub fn compile_keys(plan: &SearchPlan, access: &Access, limit: i64) -> Query {
-    let mut q = Query::new("SELECT r.pk AS n FROM resource r");
+    let mut q = Query::new("SELECT r.pk AS n");
+    from(plan, &mut q, " FROM resource r");
     filters(plan, access, &mut q);
     order_by(&plan.sort, &mut q);
     q.push(" LIMIT ?").bind(Bind::Int(limit));
@@ -41,9 +43,42 @@ pub fn compile_keys(plan: &SearchPlan, access: &Access, limit: i64) -> Query {
 
 /// How many resources match in all.
 pub fn compile_count(plan: &SearchPlan, access: &Access) -> Query {
-    let mut q = Query::new("SELECT COUNT(*) AS n FROM resource r");
+    let mut q = Query::new("SELECT COUNT(*) AS n");
+    from(plan, &mut q, " FROM resource r");
     filters(plan, access, &mut q);
     q
+}
+
+/// The criterion whose index rows drive the query: the one that pins a patient if there is
+/// one, else the first positive match or chain. Without one, resources are scanned in key
+/// order (the plain `GET [type]` and `_count` pages).
+fn driver(plan: &SearchPlan) -> Option<usize> {
+    plan.clauses
+        .iter()
+        .position(|c| pinned_patient(&plan.res_type, c).is_some())
+        .or_else(|| plan.clauses.iter().position(drivable))
+}
+
+fn drivable(c: &Clause) -> bool {
+    matches!(c, Clause::Match { modifier, .. } if *modifier != Modifier::Not)
+        || matches!(c, Clause::Chain { .. })
+}
+
+/// `FROM`: either the resource table alone, or the driving criterion's matching keys joined
+/// to it. The CROSS JOIN keeps SQLite from choosing to walk every resource of the type in key
+/// order instead (PostgreSQL plans it freely).
+fn from(plan: &SearchPlan, q: &mut Query, plain: &str) {
+    let Some(i) = driver(plan) else {
+        q.push(plain);
+        return;
+    };
+    let hint = plan.compartment.clone().or_else(|| compartment_hint(plan));
+    q.push(" FROM (");
+    subquery_sql(&plan.clauses[i], hint.as_deref(), q, 0, true);
+    q.push(") d CROSS JOIN resource r");
+    if plain.contains("resource_version") {
+        q.push(" JOIN resource_version v ON v.res_pk = r.pk AND v.version_id = r.version_id");
+    }
 }
 
 /// Current versions of the given keys (order is the caller's to restore).
@@ -131,7 +166,11 @@ fn in_list(q: &mut Query, column: &str, binds: impl Iterator<Item = Bind>) {
 }
 
 fn filters(plan: &SearchPlan, access: &Access, q: &mut Query) {
+    let driving = driver(plan);
     q.push(" WHERE r.deleted = ?").bind(Bind::Bool(false));
+    if driving.is_some() {
+        q.push(" AND r.pk = d.res_pk");
+    }
     if plan.res_type == SYSTEM {
         if !plan.types.is_empty() {
             in_list(
@@ -149,8 +188,10 @@ fn filters(plan: &SearchPlan, access: &Access, q: &mut Query) {
             .bind(Bind::Text(patient.clone()));
     }
     let hint = plan.compartment.clone().or_else(|| compartment_hint(plan));
-    for clause in &plan.clauses {
-        clause_sql(clause, "r", hint.as_deref(), q, 0);
+    for (i, clause) in plan.clauses.iter().enumerate() {
+        if Some(i) != driving {
+            clause_sql(clause, "r", hint.as_deref(), q, 0);
+        }
     }
     access.restrict(q, "r");
 }
@@ -159,20 +200,36 @@ fn filters(plan: &SearchPlan, access: &Access, q: &mut Query) {
 /// row of a resource in that patient's compartment carries the id, so the other criteria can
 /// seek on (param, compartment, value) instead of the whole table.
 fn compartment_hint(plan: &SearchPlan) -> Option<String> {
+    plan.clauses
+        .iter()
+        .find_map(|c| pinned_patient(&plan.res_type, c))
+}
+
+/// The patient a criterion pins its resource to: one `Patient/id` value of a parameter that
+/// puts the resource in that patient's compartment (a compartment parameter, or `patient`,
+/// which HL7 defines as the subject or patient element restricted to Patient).
+fn pinned_patient(res_type: &str, c: &Clause) -> Option<String> {
     let registry = super::params::Registry::r4();
-    let compartment_params = registry.compartment_params(&plan.res_type);
-    plan.clauses.iter().find_map(|c| match c {
-        Clause::Match { param, alts, .. } if compartment_params.contains(&param.code) => {
-            match alts.as_slice() {
-                [Alt::Reference(ReferenceValue::Local {
-                    target_type: Some(t),
-                    id,
-                })] if t == "Patient" => Some(id.clone()),
-                _ => None,
-            }
-        }
+    let members = registry.compartment_params(res_type);
+    let Clause::Match {
+        param,
+        alts,
+        modifier,
+    } = c
+    else {
+        return None;
+    };
+    let member = members.contains(&param.code) || (param.code == "patient" && !members.is_empty());
+    if !member || !matches!(modifier, Modifier::None | Modifier::Type(_)) {
+        return None;
+    }
+    match alts.as_slice() {
+        [Alt::Reference(ReferenceValue::Local {
+            target_type: Some(t),
+            id,
+        })] if t == "Patient" => Some(id.clone()),
         _ => None,
-    })
+    }
 }
 
 fn table_of(t: ParamType) -> &'static str {
@@ -206,54 +263,19 @@ fn clause_sql(clause: &Clause, alias: &str, hint: Option<&str>, q: &mut Query, d
             ))
             .bind(Bind::Int(param.hash));
         }
-        Clause::Match {
-            param,
-            modifier,
-            alts,
-        } => {
-            let (table, hash) = match modifier {
-                Modifier::Identifier => ("idx_token", param.identifier_hash),
-                _ => (table_of(param.param_type), param.hash),
-            };
+        Clause::Match { modifier, .. } => {
             let negate = *modifier == Modifier::Not;
             q.push(&format!(
-                " AND {alias}.pk {}IN (SELECT {x}.res_pk FROM {table} {x} WHERE {x}.param = ?",
+                " AND {alias}.pk {}IN (",
                 if negate { "NOT " } else { "" }
-            ))
-            .bind(Bind::Int(hash));
-            if let Some(h) = hint.filter(|_| !negate) {
-                q.push(&format!(" AND {x}.compartment = ?"))
-                    .bind(Bind::Text(h.to_string()));
-            }
-            q.push(" AND (");
-            for (i, alt) in alts.iter().enumerate() {
-                if i > 0 {
-                    q.push(" OR ");
-                }
-                q.push("(");
-                alt_sql(alt, modifier, &x, q);
-                q.push(")");
-            }
-            q.push("))");
+            ));
+            subquery_sql(clause, hint.filter(|_| !negate), q, depth, false);
+            q.push(")");
         }
-        Clause::Chain { param, targets } => {
-            let r2 = format!("r{}", depth + 1);
-            q.push(&format!(" AND {alias}.pk IN (SELECT {x}.res_pk FROM idx_reference {x} WHERE {x}.param = ? AND ("))
-                .bind(Bind::Int(param.hash));
-            for (i, (target, inner)) in targets.iter().enumerate() {
-                if i > 0 {
-                    q.push(" OR ");
-                }
-                q.push(&format!(
-                    "({x}.target_type = ? AND {x}.target_id IN (SELECT {r2}.res_id FROM resource {r2} WHERE {r2}.res_type = ? AND {r2}.deleted = ?"
-                ))
-                .bind(Bind::Text(target.clone()))
-                .bind(Bind::Text(target.clone()))
-                .bind(Bind::Bool(false));
-                clause_sql(inner, &r2, None, q, depth + 1);
-                q.push("))");
-            }
-            q.push("))");
+        Clause::Chain { .. } => {
+            q.push(&format!(" AND {alias}.pk IN ("));
+            subquery_sql(clause, None, q, depth, false);
+            q.push(")");
         }
         Clause::Has {
             source_type,
@@ -269,6 +291,73 @@ fn clause_sql(clause: &Clause, alias: &str, hint: Option<&str>, q: &mut Query, d
             .bind(Bind::Bool(false));
             clause_sql(inner, &r2, None, q, depth + 1);
             q.push(")");
+        }
+    }
+}
+
+/// `SELECT [DISTINCT] x.res_pk FROM idx_… x WHERE …`: the keys a match or chain selects.
+fn subquery_sql(clause: &Clause, hint: Option<&str>, q: &mut Query, depth: usize, distinct: bool) {
+    let x = format!("x{depth}");
+    let select = if distinct {
+        "SELECT DISTINCT"
+    } else {
+        "SELECT"
+    };
+    match clause {
+        Clause::Match {
+            param,
+            modifier,
+            alts,
+        } => {
+            let (table, hash) = match modifier {
+                Modifier::Identifier => ("idx_token", param.identifier_hash),
+                _ => (table_of(param.param_type), param.hash),
+            };
+            q.push(&format!(
+                "{select} {x}.res_pk FROM {table} {x} WHERE {x}.param = ?"
+            ))
+            .bind(Bind::Int(hash));
+            if let Some(h) = hint {
+                q.push(&format!(" AND {x}.compartment = ?"))
+                    .bind(Bind::Text(h.to_string()));
+            }
+            q.push(" AND (");
+            for (i, alt) in alts.iter().enumerate() {
+                if i > 0 {
+                    q.push(" OR ");
+                }
+                q.push("(");
+                alt_sql(alt, modifier, &x, q);
+                q.push(")");
+            }
+            q.push(")");
+        }
+        Clause::Chain { param, targets } => {
+            let r2 = format!("r{}", depth + 1);
+            q.push(&format!(
+                "{select} {x}.res_pk FROM idx_reference {x} WHERE {x}.param = ? AND ("
+            ))
+            .bind(Bind::Int(param.hash));
+            for (i, (target, inner)) in targets.iter().enumerate() {
+                if i > 0 {
+                    q.push(" OR ");
+                }
+                q.push(&format!(
+                    "({x}.target_type = ? AND {x}.target_id IN (SELECT {r2}.res_id FROM resource {r2} WHERE {r2}.res_type = ? AND {r2}.deleted = ?"
+                ))
+                .bind(Bind::Text(target.clone()))
+                .bind(Bind::Text(target.clone()))
+                .bind(Bind::Bool(false));
+                clause_sql(inner, &r2, None, q, depth + 1);
+                q.push("))");
+            }
+            q.push(")");
+        }
+        // Not drivable: callers use clause_sql for these.
+        _ => {
+            q.push(&format!(
+                "{select} {x}.res_pk FROM idx_token {x} WHERE 1 = 0"
+            ));
         }
     }
 }

@@ -474,8 +474,11 @@ fn parse_alt(param: &SearchParam, modifier: &Modifier, v: &str, base: &str) -> O
         }
         (T::Quantity, _) => Alt::Quantity(value::quantity(&plain())?),
         (T::Reference, m) => {
+            // A bare id names the target type when the parameter has only one
+            // (`patient=p1` is `Patient/p1`), which lets a patient pin the search.
             let t = match m {
                 Modifier::Type(t) => Some(t.as_str()),
+                _ if param.targets.len() == 1 => param.targets.first().map(String::as_str),
                 _ => None,
             };
             Alt::Reference(value::reference(&plain(), t, base)?)
