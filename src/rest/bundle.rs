@@ -78,3 +78,88 @@ pub fn search_entry(
         "search": {"mode": mode},
     }))
 }
+
+/// A searchset Bundle in JSON with each entry's stored resource spliced in unparsed: the
+/// stored JSON is the server's own, already checked when it was written.
+pub fn searchset_json<'a>(
+    links: Links,
+    total: Option<i64>,
+    entries: impl Iterator<Item = (&'a StoredVersion, &'a str)>,
+    base: &str,
+) -> Result<Vec<u8>, RestError> {
+    let head = bundle("searchset", links, total, Vec::new());
+    let mut out = serde_json::to_vec(&head).map_err(|e| RestError::Internal(e.to_string()))?;
+    out.pop(); // the closing brace; entries follow
+    out.extend_from_slice(b",\"entry\":[");
+    let mut first = true;
+    for (v, mode) in entries {
+        let Some(content) = v.content.as_deref() else {
+            continue;
+        };
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        let full_url = serde_json::to_string(&format!("{base}/{}/{}", v.res_type, v.res_id))
+            .map_err(|e| RestError::Internal(e.to_string()))?;
+        out.extend_from_slice(b"{\"fullUrl\":");
+        out.extend_from_slice(full_url.as_bytes());
+        out.extend_from_slice(b",\"resource\":");
+        out.extend_from_slice(content.as_bytes());
+        out.extend_from_slice(format!(",\"search\":{{\"mode\":\"{mode}\"}}}}").as_bytes());
+    }
+    if first {
+        // No entries: drop the empty array again (FHIR JSON has no empty arrays).
+        out.truncate(out.len() - b",\"entry\":[".len());
+        out.push(b'}');
+    } else {
+        out.extend_from_slice(b"]}");
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(id: &str, content: &str) -> StoredVersion {
+        StoredVersion {
+            seq: 1,
+            res_type: "Patient".into(),
+            res_id: id.into(),
+            version_id: 1,
+            last_updated: 0,
+            method: "POST".into(),
+            content: Some(content.into()),
+        }
+    }
+
+    #[test]
+    fn spliced_searchset_is_the_bundle_the_values_would_make() {
+        let links = || Links {
+            self_url: "http://x/fhir/Patient".into(),
+            next_url: None,
+        };
+        let a = version(
+            "a",
+            r#"{"resourceType":"Patient","id":"a","birthDate":"1970"}"#,
+        );
+        let b = version("b", r#"{"resourceType":"Patient","id":"b"}"#);
+        let json = searchset_json(
+            links(),
+            Some(2),
+            [(&a, "match"), (&b, "include")].into_iter(),
+            "http://x/fhir",
+        )
+        .expect("renders");
+        let v: Value = serde_json::from_slice(&json).expect("valid JSON");
+        assert_eq!(v["entry"][0]["resource"]["birthDate"], "1970");
+        assert_eq!(v["entry"][1]["search"]["mode"], "include");
+        assert_eq!(v["entry"][1]["fullUrl"], "http://x/fhir/Patient/b");
+        let empty =
+            searchset_json(links(), Some(0), std::iter::empty(), "http://x/fhir").expect("renders");
+        let v: Value = serde_json::from_slice(&empty).expect("valid JSON");
+        assert!(v.get("entry").is_none());
+        assert_eq!(v["total"], 0);
+    }
+}

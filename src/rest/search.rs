@@ -5,13 +5,14 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::body::read_limited;
-use super::bundle::{bundle, search_entry, Links};
+use super::bundle::{bundle, search_entry, searchset_json, Links};
 use super::error::RestError;
 use super::history::link;
 use super::negotiate::{prefer, response_format, view};
 use super::query::QueryParams;
 use super::respond::value;
 use super::{address, blocking, resource_type, AppState};
+use crate::fhir::format::Format;
 use crate::fhir::ResourceType;
 use crate::search::{parse_search, run, Access, NextPage, SYSTEM};
 
@@ -120,20 +121,21 @@ async fn respond(
         }
         link(&path, &p)
     });
-    let mut entries = Vec::new();
-    for v in &result.matches {
-        entries.push(search_entry(v, &state.base_url, &view, "match")?);
+    let links = Links { self_url, next_url };
+    let tagged = result
+        .matches
+        .iter()
+        .map(|v| (v, "match"))
+        .chain(result.included.iter().map(|v| (v, "include")));
+    if fmt.format == Format::Json && view.is_full() && !fmt.pretty {
+        // The common case: splice the stored JSON of each entry in as it is.
+        let body = searchset_json(links, result.total, tagged, &state.base_url)?;
+        return Ok(HttpResponse::Ok()
+            .content_type(fmt.format.content_type())
+            .body(body));
     }
-    for v in &result.included {
-        entries.push(search_entry(v, &state.base_url, &view, "include")?);
-    }
-    value(
-        &bundle(
-            "searchset",
-            Links { self_url, next_url },
-            result.total,
-            entries,
-        ),
-        &fmt,
-    )
+    let entries = tagged
+        .map(|(v, mode)| search_entry(v, &state.base_url, &view, mode))
+        .collect::<Result<Vec<_>, _>>()?;
+    value(&bundle("searchset", links, result.total, entries), &fmt)
 }
