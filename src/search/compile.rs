@@ -21,7 +21,7 @@ const FROM_CURRENT: &str =
 /// caller knows whether a next page exists.
 pub fn compile_page(plan: &SearchPlan, access: &Access) -> Query {
     let mut q = Query::new(format!("SELECT {CURRENT_COLUMNS}"));
-    from(plan, &mut q, FROM_CURRENT);
+    from(plan, access, &mut q, FROM_CURRENT);
     filters(plan, access, &mut q);
     if let Some(after) = plan.after {
         q.push(" AND r.pk > ?").bind(Bind::Int(after));
@@ -34,7 +34,7 @@ pub fn compile_page(plan: &SearchPlan, access: &Access) -> Query {
 /// Every matching key in order (up to `limit`), for a sorted search's snapshot.
 pub fn compile_keys(plan: &SearchPlan, access: &Access, limit: i64) -> Query {
     let mut q = Query::new("SELECT r.pk AS n");
-    from(plan, &mut q, " FROM resource r");
+    from(plan, access, &mut q, " FROM resource r");
     filters(plan, access, &mut q);
     order_by(&plan.sort, &mut q);
     q.push(" LIMIT ?").bind(Bind::Int(limit));
@@ -44,7 +44,7 @@ pub fn compile_keys(plan: &SearchPlan, access: &Access, limit: i64) -> Query {
 /// How many resources match in all.
 pub fn compile_count(plan: &SearchPlan, access: &Access) -> Query {
     let mut q = Query::new("SELECT COUNT(*) AS n");
-    from(plan, &mut q, " FROM resource r");
+    from(plan, access, &mut q, " FROM resource r");
     filters(plan, access, &mut q);
     q
 }
@@ -67,14 +67,14 @@ fn drivable(c: &Clause) -> bool {
 /// `FROM`: either the resource table alone, or the driving criterion's matching keys joined
 /// to it. The CROSS JOIN keeps SQLite from choosing to walk every resource of the type in key
 /// order instead (PostgreSQL plans it freely).
-fn from(plan: &SearchPlan, q: &mut Query, plain: &str) {
+fn from(plan: &SearchPlan, access: &Access, q: &mut Query, plain: &str) {
     let Some(i) = driver(plan) else {
         q.push(plain);
         return;
     };
     let hint = plan.compartment.clone().or_else(|| compartment_hint(plan));
     q.push(" FROM (");
-    subquery_sql(&plan.clauses[i], hint.as_deref(), q, 0, true);
+    subquery_sql(&plan.clauses[i], access, hint.as_deref(), q, 0, true);
     q.push(") d CROSS JOIN resource r");
     if plain.contains("resource_version") {
         q.push(" JOIN resource_version v ON v.res_pk = r.pk AND v.version_id = r.version_id");
@@ -190,7 +190,7 @@ fn filters(plan: &SearchPlan, access: &Access, q: &mut Query) {
     let hint = plan.compartment.clone().or_else(|| compartment_hint(plan));
     for (i, clause) in plan.clauses.iter().enumerate() {
         if Some(i) != driving {
-            clause_sql(clause, "r", hint.as_deref(), q, 0);
+            clause_sql(clause, access, "r", hint.as_deref(), q, 0);
         }
     }
     access.restrict(q, "r");
@@ -247,7 +247,16 @@ fn table_of(t: ParamType) -> &'static str {
 }
 
 /// Appends ` AND <alias>.pk [NOT] IN (SELECT …)` for one clause. `depth` names nested aliases.
-fn clause_sql(clause: &Clause, alias: &str, hint: Option<&str>, q: &mut Query, depth: usize) {
+/// Nested resources (of chains and `_has`) get the access predicate too: matching on what the
+/// requester may not see would tell them it exists.
+fn clause_sql(
+    clause: &Clause,
+    access: &Access,
+    alias: &str,
+    hint: Option<&str>,
+    q: &mut Query,
+    depth: usize,
+) {
     let x = format!("x{depth}");
     match clause {
         Clause::Id(ids) => in_list(
@@ -269,12 +278,12 @@ fn clause_sql(clause: &Clause, alias: &str, hint: Option<&str>, q: &mut Query, d
                 " AND {alias}.pk {}IN (",
                 if negate { "NOT " } else { "" }
             ));
-            subquery_sql(clause, hint.filter(|_| !negate), q, depth, false);
+            subquery_sql(clause, access, hint.filter(|_| !negate), q, depth, false);
             q.push(")");
         }
         Clause::Chain { .. } => {
             q.push(&format!(" AND {alias}.pk IN ("));
-            subquery_sql(clause, None, q, depth, false);
+            subquery_sql(clause, access, None, q, depth, false);
             q.push(")");
         }
         Clause::Has {
@@ -289,14 +298,22 @@ fn clause_sql(clause: &Clause, alias: &str, hint: Option<&str>, q: &mut Query, d
             .bind(Bind::Int(param.hash))
             .bind(Bind::Text(source_type.clone()))
             .bind(Bind::Bool(false));
-            clause_sql(inner, &r2, None, q, depth + 1);
+            clause_sql(inner, access, &r2, None, q, depth + 1);
+            access.restrict(q, &r2);
             q.push(")");
         }
     }
 }
 
 /// `SELECT [DISTINCT] x.res_pk FROM idx_… x WHERE …`: the keys a match or chain selects.
-fn subquery_sql(clause: &Clause, hint: Option<&str>, q: &mut Query, depth: usize, distinct: bool) {
+fn subquery_sql(
+    clause: &Clause,
+    access: &Access,
+    hint: Option<&str>,
+    q: &mut Query,
+    depth: usize,
+    distinct: bool,
+) {
     let x = format!("x{depth}");
     let select = if distinct {
         "SELECT DISTINCT"
@@ -348,7 +365,8 @@ fn subquery_sql(clause: &Clause, hint: Option<&str>, q: &mut Query, depth: usize
                 .bind(Bind::Text(target.clone()))
                 .bind(Bind::Text(target.clone()))
                 .bind(Bind::Bool(false));
-                clause_sql(inner, &r2, None, q, depth + 1);
+                clause_sql(inner, access, &r2, None, q, depth + 1);
+                access.restrict(q, &r2);
                 q.push("))");
             }
             q.push(")");

@@ -334,3 +334,16 @@ storage_test!(a_custom_search_parameter_works_after_reindex, |srv| {
         Vec::<String>::new()
     );
 });
+
+storage_test!(summary_and_elements_shape_search_entries, |srv| {
+    seed(&srv).await;
+    let b = srv.get("Patient?_id=p1&_elements=gender").await.json();
+    let r = &b["entry"][0]["resource"];
+    assert_eq!(r["gender"], "female");
+    assert!(r.get("name").is_none() && r.get("birthDate").is_none());
+    assert_eq!(r["meta"]["tag"][0]["code"], "SUBSETTED");
+    let b = srv.get("Patient?_id=p1&_summary=true").await.json();
+    assert!(b["entry"][0]["resource"].get("name").is_some());
+    let b = srv.get("Patient?_id=p1&_summary=true&_format=xml").await;
+    assert!(b.text().contains("SUBSETTED"), "{}", b.text());
+});
