@@ -47,10 +47,7 @@ pub fn run(
         return first_sorted_page(store, plan, access);
     }
     store.read(|tx| {
-        let total = match plan.total {
-            Total::Accurate => Some(tx.count(&compile_count(plan, access))?),
-            Total::None => None,
-        };
+        let total = total(tx, plan, access)?;
         if count_only || plan.count == 0 {
             return Ok(SearchResult {
                 total,
@@ -88,6 +85,14 @@ pub fn run(
     })
 }
 
+/// The total, unless `_total=none`.
+fn total(tx: &mut dyn Tx, plan: &SearchPlan, access: &Access) -> Result<Option<i64>, StoreError> {
+    Ok(match plan.total {
+        Total::Accurate => Some(tx.count(&compile_count(plan, access))?),
+        Total::None => None,
+    })
+}
+
 /// A sorted search's first page: every matching key, in order, is stored as a snapshot that
 /// later pages read, so they do not shift while others write.
 fn first_sorted_page(
@@ -105,10 +110,7 @@ fn first_sorted_page(
         None
     };
     store.read(|tx| {
-        let total = match plan.total {
-            Total::Accurate => Some(tx.count(&compile_count(plan, access))?),
-            Total::None => None,
-        };
+        let total = total(tx, plan, access)?;
         let matches = in_order(tx.search(&compile_by_keys(&first, access))?, &first);
         let included = includes(tx, plan, access, &matches)?;
         Ok(SearchResult {

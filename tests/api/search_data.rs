@@ -103,3 +103,17 @@ pub async fn ordered_ids(srv: &TestServer, query: &str) -> Vec<String> {
         .filter_map(|e| e["resource"]["id"].as_str().map(str::to_string))
         .collect()
 }
+
+/// The `next` link of a Bundle, relative to the server's base.
+pub fn next_link(srv: &TestServer, bundle: &Value) -> Option<String> {
+    bundle["link"]
+        .as_array()?
+        .iter()
+        .find(|l| l["relation"] == "next")?["url"]
+        .as_str()
+        .map(|u| {
+            u.trim_start_matches(&srv.base)
+                .trim_start_matches('/')
+                .to_string()
+        })
+}

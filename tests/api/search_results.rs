@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::fixtures::patient;
-use crate::search_data::{ids, ordered_ids, seed};
+use crate::search_data::{ids, next_link, ordered_ids, seed};
 use crate::storage_test;
 
 fn modes(bundle: &Value) -> Vec<(String, String)> {
@@ -203,15 +203,7 @@ storage_test!(sorted_pages_stay_put_while_others_write, |srv| {
         }
         // A new patient that sorts first must not shift the pages already planned.
         srv.create(&patient("9991000999")).await;
-        next = b["link"]
-            .as_array()
-            .and_then(|l| l.iter().find(|l| l["relation"] == "next"))
-            .and_then(|l| l["url"].as_str())
-            .map(|u| {
-                u.trim_start_matches(&srv.base)
-                    .trim_start_matches('/')
-                    .to_string()
-            });
+        next = next_link(&srv, &b);
         assert!(seen.len() < 10, "paging does not end");
     }
     assert_eq!(seen, vec!["p3", "p1", "p2"]);
@@ -227,15 +219,7 @@ storage_test!(unsorted_pages_cover_every_match_once, |srv| {
         for e in b["entry"].as_array().into_iter().flatten() {
             seen.push(e["resource"]["id"].as_str().unwrap_or("").to_string());
         }
-        next = b["link"]
-            .as_array()
-            .and_then(|l| l.iter().find(|l| l["relation"] == "next"))
-            .and_then(|l| l["url"].as_str())
-            .map(|u| {
-                u.trim_start_matches(&srv.base)
-                    .trim_start_matches('/')
-                    .to_string()
-            });
+        next = next_link(&srv, &b);
     }
     seen.sort();
     assert_eq!(seen, vec!["bp1", "mood", "phq", "wt1", "wt2"]);
