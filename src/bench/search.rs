@@ -77,13 +77,20 @@ fn generate(store: &Store, patients: usize, observations: usize) -> Result<f64, 
     for i in 0..patients {
         let mut batch = vec![patient(i), care_plan(i), consent(i)];
         batch.extend((0..observations).map(|j| observation(i, j)));
+        let batch: Vec<interaction::Incoming> = batch
+            .into_iter()
+            .map(|r| {
+                let rt = r["resourceType"].as_str().unwrap_or("Basic").to_string();
+                interaction::Incoming::new(&rt, r)
+            })
+            .collect();
         for chunk in batch.chunks(500) {
             store
                 .write(Isolation::Plain, |tx| {
                     for r in chunk {
-                        let rt = r["resourceType"].as_str().unwrap_or("Basic");
-                        let id = r["id"].as_str().unwrap_or("x");
-                        interaction::update(tx, rt, id, r.clone(), None)?;
+                        let rt = r.resource["resourceType"].as_str().unwrap_or("Basic");
+                        let id = r.resource["id"].as_str().unwrap_or("x");
+                        interaction::update(tx, rt, id, r, None)?;
                     }
                     Ok::<_, interaction::InteractionError>(())
                 })

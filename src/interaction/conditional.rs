@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::create::{create, Created};
 use super::delete::{delete, Deleted};
+use super::incoming::Incoming;
 use super::update::update;
 use super::{InteractionError, Written};
 use crate::search::{compile_page, Access, SearchPlan};
@@ -39,16 +40,17 @@ pub fn conditional_update(
     tx: &mut dyn Tx,
     res_type: &str,
     plan: &SearchPlan,
-    resource: Value,
+    incoming: &Incoming,
 ) -> Result<Written, InteractionError> {
-    let body_id = resource
+    let body_id = incoming
+        .resource
         .get("id")
         .and_then(Value::as_str)
         .map(str::to_string);
     match resolve_one(tx, plan, &Access::Unrestricted)? {
         Matches::None => match body_id {
-            Some(id) => update(tx, res_type, &id, resource, None),
-            None => match create(tx, res_type, resource, None)? {
+            Some(id) => update(tx, res_type, &id, incoming, None),
+            None => match create(tx, res_type, incoming, None)? {
                 Created::New(w) => Ok(w),
                 Created::Existing(v) => Ok(Written {
                     version: v,
@@ -64,7 +66,7 @@ pub fn conditional_update(
                     res_type, found.res_id
                 )));
             }
-            update(tx, res_type, &found.res_id, resource, None)
+            update(tx, res_type, &found.res_id, incoming, None)
         }
         Matches::Many => Err(InteractionError::MultipleMatches(
             "the criteria of the conditional update matched more than one resource".into(),

@@ -1,8 +1,7 @@
 //! create (http.html#create) and conditional create (If-None-Exist).
 
-use serde_json::Value;
-
 use super::conditional::{resolve_one, Matches};
+use super::incoming::Incoming;
 use super::version::write_version;
 use super::{InteractionError, Written};
 use crate::fhir::ResourceId;
@@ -19,7 +18,7 @@ pub enum Created {
 pub fn create(
     tx: &mut dyn Tx,
     res_type: &str,
-    resource: Value,
+    incoming: &Incoming,
     if_none_exist: Option<&SearchPlan>,
 ) -> Result<Created, InteractionError> {
     if let Some(plan) = if_none_exist {
@@ -34,5 +33,5 @@ pub fn create(
         }
     }
     let id = ResourceId::generate();
-    write_version(tx, res_type, id.as_str(), None, Some(resource), "POST").map(Created::New)
+    write_version(tx, res_type, id.as_str(), None, Some(incoming), "POST").map(Created::New)
 }

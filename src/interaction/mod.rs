@@ -7,6 +7,7 @@ mod conditional;
 mod create;
 mod delete;
 mod error;
+mod incoming;
 mod stamp;
 mod update;
 mod version;
@@ -15,6 +16,7 @@ pub use conditional::{conditional_delete, conditional_update, resolve_one, Match
 pub use create::{create, Created};
 pub use delete::{delete, Deleted};
 pub use error::InteractionError;
+pub use incoming::Incoming;
 pub use stamp::{format_instant, now_micros, parse_instant_range};
 pub use update::{update, Updated};
 

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::incoming::Incoming;
 use super::stamp::content_key;
 use super::version::write_version;
 use super::{InteractionError, Written};
@@ -16,7 +17,7 @@ pub fn update(
     tx: &mut dyn Tx,
     res_type: &str,
     res_id: &str,
-    resource: Value,
+    incoming: &Incoming,
     if_match: Option<i64>,
 ) -> Result<Updated, InteractionError> {
     let head = tx.head(res_type, res_id)?;
@@ -31,7 +32,7 @@ pub fn update(
     }
     if let Some(h) = head.as_ref().filter(|h| !h.deleted) {
         if let Some(current) = tx.version(res_type, res_id, Some(h.version_id))? {
-            if unchanged(&current, &resource) {
+            if unchanged(&current, &incoming.resource) {
                 return Ok(Written {
                     version: current,
                     created: false,
@@ -40,7 +41,7 @@ pub fn update(
             }
         }
     }
-    write_version(tx, res_type, res_id, head.as_ref(), Some(resource), "PUT")
+    write_version(tx, res_type, res_id, head.as_ref(), Some(incoming), "PUT")
 }
 
 fn unchanged(current: &StoredVersion, incoming: &Value) -> bool {

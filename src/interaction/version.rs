@@ -1,29 +1,27 @@
 //! Appends one version of a resource: head row, version row and index rows, in the caller's
 //! transaction.
 
-use serde_json::Value;
-
+use super::incoming::Incoming;
 use super::stamp::{now_micros, stamp};
 use super::{InteractionError, Written};
-use crate::search::index_rows;
 use crate::store::{Head, NewVersion, StoredVersion, Tx};
 
-/// Writes `resource` (or a delete when `None`) as the next version after `head`.
+/// Writes `incoming` (or a delete when `None`) as the next version after `head`.
 pub fn write_version(
     tx: &mut dyn Tx,
     res_type: &str,
     res_id: &str,
     head: Option<&Head>,
-    resource: Option<Value>,
+    incoming: Option<&Incoming>,
     method: &str,
 ) -> Result<Written, InteractionError> {
     let version_id = head.map_or(1, |h| h.version_id + 1);
     // Versions of one resource must be strictly ordered in time, whatever the clock does.
     let last_updated = head.map_or_else(now_micros, |h| now_micros().max(h.last_updated + 1));
-    let deleted = resource.is_none();
-    let content = resource
-        .map(|r| stamp(r, res_id, version_id, last_updated))
-        .map(|r| serde_json::to_string(&r).map(|s| (s, r)))
+    let deleted = incoming.is_none();
+    let content = incoming
+        .map(|i| stamp(i.resource.clone(), res_id, version_id, last_updated))
+        .map(|r| serde_json::to_string(&r))
         .transpose()
         .map_err(|e| InteractionError::BadRequest(format!("cannot serialise resource: {e}")))?;
     let pk = match head {
@@ -45,13 +43,10 @@ pub fn write_version(
         version_id,
         last_updated,
         method,
-        content: content.as_ref().map(|(s, _)| s.as_str()),
+        content: content.as_deref(),
     })?;
-    let rows = content
-        .as_ref()
-        .map(|(_, r)| index_rows(res_type, r))
-        .unwrap_or_default();
-    tx.replace_index(pk, &rows)?;
+    let no_rows = crate::store::IndexRows::default();
+    tx.replace_index(pk, incoming.map_or(&no_rows, |i| &i.rows))?;
     let created = head.is_none_or(|h| h.deleted) && !deleted;
     Ok(Written {
         version: StoredVersion {
@@ -61,7 +56,7 @@ pub fn write_version(
             version_id,
             last_updated,
             method: method.to_string(),
-            content: content.map(|(s, _)| s),
+            content,
         },
         created,
         changed: true,

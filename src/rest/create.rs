@@ -9,7 +9,7 @@ use super::negotiate::{prefer, response_format};
 use super::query::QueryParams;
 use super::respond::written;
 use super::{blocking, resource_type, AppState};
-use crate::interaction::{self, Created};
+use crate::interaction::{self, Created, Incoming};
 use crate::search::parse_conditional;
 use crate::store::Isolation;
 
@@ -45,9 +45,10 @@ pub async fn create(
         Isolation::Plain
     };
     let created = blocking(move || {
+        let incoming = Incoming::new(rt.as_str(), resource);
         store
             .write(isolation, |tx| {
-                interaction::create(tx, rt.as_str(), resource.clone(), if_none_exist.as_ref())
+                interaction::create(tx, rt.as_str(), &incoming, if_none_exist.as_ref())
             })
             .map_err(RestError::from)
     })

@@ -12,7 +12,7 @@ use super::query::QueryParams;
 use super::respond::written;
 use super::{address, blocking, resource_type, AppState};
 use crate::fhir::{Issue, IssueType, VersionId};
-use crate::interaction::{self, Written};
+use crate::interaction::{self, Incoming, Written};
 use crate::search::parse_conditional;
 use crate::store::Isolation;
 
@@ -50,9 +50,10 @@ pub async fn update(
     }
     let store = state.store.clone();
     let w = blocking(move || {
+        let incoming = Incoming::new(rt.as_str(), resource);
         store
             .write(Isolation::Plain, |tx| {
-                interaction::update(tx, rt.as_str(), id.as_str(), resource.clone(), if_match)
+                interaction::update(tx, rt.as_str(), id.as_str(), &incoming, if_match)
             })
             .map_err(RestError::from)
     })
@@ -80,9 +81,10 @@ pub async fn conditional_update(
     let resource = read_resource(&req, payload, state.body_limit, rt.as_str()).await?;
     let store = state.store.clone();
     let w = blocking(move || {
+        let incoming = Incoming::new(rt.as_str(), resource);
         store
             .write(Isolation::Serializable, |tx| {
-                interaction::conditional_update(tx, rt.as_str(), &plan, resource.clone())
+                interaction::conditional_update(tx, rt.as_str(), &plan, &incoming)
             })
             .map_err(RestError::from)
     })

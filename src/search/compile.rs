@@ -264,6 +264,19 @@ fn clause_sql(
             &format!("{alias}.res_id"),
             ids.iter().map(|i| Bind::Text(i.clone())),
         ),
+        Clause::LastUpdated(alts) => {
+            q.push(" AND (");
+            for (i, (p, low, high)) in alts.iter().enumerate() {
+                if i > 0 {
+                    q.push(" OR ");
+                }
+                q.push("(");
+                let col = format!("{alias}.last_updated");
+                date_sql(*p, *low, *high, &col, &format!("({col} + 1)"), q);
+                q.push(")");
+            }
+            q.push(")");
+        }
         Clause::Missing { param, missing } => {
             q.push(&format!(
                 " AND {alias}.pk {}IN (SELECT {x}.res_pk FROM {} {x} WHERE {x}.param = ?)",

@@ -47,10 +47,9 @@ pub fn run(
         return first_sorted_page(store, plan, access);
     }
     store.read(|tx| {
-        let total = total(tx, plan, access)?;
         if count_only || plan.count == 0 {
             return Ok(SearchResult {
-                total,
+                total: total(tx, plan, access)?,
                 matches: Vec::new(),
                 included: Vec::new(),
                 next: None,
@@ -74,6 +73,12 @@ pub fn run(
                 let next = page.last().filter(|_| more).map(|v| NextPage::After(v.seq));
                 (page, next)
             }
+        };
+        // A first page that holds every match is its own count.
+        let whole = plan.snapshot.is_none() && plan.after.is_none() && next.is_none();
+        let total = match plan.total {
+            Total::Accurate if whole => Some(matches.len() as i64),
+            _ => total(tx, plan, access)?,
         };
         let included = includes(tx, plan, access, &matches)?;
         Ok(SearchResult {

@@ -17,7 +17,12 @@ use crate::store::{
 pub fn index_rows(res_type: &str, resource: &Value) -> IndexRows {
     let registry = Registry::r4();
     let mut rows = IndexRows::default();
-    for param in registry.of_type(res_type) {
+    // `_id` and `_lastUpdated` are answered from the resource table: the server sets them
+    // inside the write transaction, and everything here is worked out before it.
+    for param in registry
+        .of_type(res_type)
+        .filter(|p| p.code != "_id" && p.code != "_lastUpdated")
+    {
         let nodes = param.expression.evaluate(resource);
         for node in &nodes {
             add_rows(param, node, &mut rows);

@@ -71,6 +71,8 @@ impl ParamRef {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Clause {
     Id(Vec<String>),
+    /// `_lastUpdated`, answered from the resource table: (prefix, low, high) alternatives.
+    LastUpdated(Vec<(Prefix, i64, i64)>),
     Match {
         param: ParamRef,
         modifier: Modifier,
@@ -393,6 +395,15 @@ pub fn parse_criterion(
             primitive::check_text("id", id).map_err(|e| invalid(name, &e))?;
         }
         return Ok(Clause::Id(ids));
+    }
+    if code == "_lastUpdated" && modifier.is_none() {
+        let alts = split_or(value)
+            .iter()
+            .map(|v| {
+                value::date(v).ok_or_else(|| invalid(name, &format!("'{v}' is not a valid date")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Clause::LastUpdated(alts));
     }
     let param = registry
         .get(res_type, code)

@@ -1,0 +1,23 @@
+//! A resource on its way in, with its search index rows worked out before any transaction
+//! begins: extraction is the costly part of a write, and SQLite admits one writer at a time,
+//! so it must not happen while the write lock is held.
+
+use serde_json::Value;
+
+use crate::search::index_rows;
+use crate::store::IndexRows;
+
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub resource: Value,
+    /// Rows of every parameter but `_id` and `_lastUpdated`, which the server sets and which
+    /// searches answer from the resource table instead.
+    pub rows: IndexRows,
+}
+
+impl Incoming {
+    pub fn new(res_type: &str, resource: Value) -> Incoming {
+        let rows = index_rows(res_type, &resource);
+        Incoming { resource, rows }
+    }
+}
