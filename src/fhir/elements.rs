@@ -67,6 +67,8 @@ pub struct ElementModel {
     primitives: HashSet<String>,
     elements: HashMap<String, ElementDef>,
     children: HashMap<String, Vec<String>>,
+    /// context path → JSON name (without `[x]`) → element path; lookups need no allocation.
+    by_name: HashMap<String, HashMap<String, String>>,
 }
 
 impl ElementModel {
@@ -108,7 +110,17 @@ impl ElementModel {
             );
         }
         let _ = raw.types;
+        let mut by_name: HashMap<String, HashMap<String, String>> = HashMap::new();
+        for def in elements.values() {
+            if let Some((parent, _)) = def.path.rsplit_once('.') {
+                by_name
+                    .entry(parent.to_string())
+                    .or_default()
+                    .insert(def.name.clone(), def.path.clone());
+            }
+        }
         ElementModel {
+            by_name,
             resources: raw.resources.into_iter().collect(),
             primitives: raw.primitives.into_iter().collect(),
             elements,
@@ -140,8 +152,9 @@ impl ElementModel {
     /// Resolves a JSON property name within a context, including choice names such as
     /// `valueQuantity` for `value[x]`.
     pub fn child<'a>(&'a self, context: &str, key: &str) -> Option<Child<'a>> {
-        let direct = format!("{context}.{key}");
-        if let Some(def) = self.elements.get(&direct).filter(|d| !d.choice) {
+        let names = self.by_name.get(context)?;
+        let named = |name: &str| names.get(name).and_then(|p| self.elements.get(p));
+        if let Some(def) = named(key).filter(|d| !d.choice) {
             let type_name = def.types.first().map(String::as_str).unwrap_or("");
             return Some(Child {
                 def,
@@ -152,7 +165,7 @@ impl ElementModel {
             if !c.is_ascii_uppercase() {
                 continue;
             }
-            let Some(def) = self.elements.get(&format!("{context}.{}[x]", &key[..i])) else {
+            let Some(def) = named(&key[..i]).filter(|d| d.choice) else {
                 continue;
             };
             let suffix = &key[i..];

@@ -46,7 +46,7 @@ pub fn write_version(
         content: content.as_deref(),
     })?;
     let no_rows = crate::store::IndexRows::default();
-    tx.replace_index(pk, incoming.map_or(&no_rows, |i| &i.rows))?;
+    tx.replace_index(pk, incoming.map_or(&no_rows, |i| &i.rows), head.is_none())?;
     let created = head.is_none_or(|h| h.deleted) && !deleted;
     Ok(Written {
         version: StoredVersion {

@@ -71,7 +71,7 @@ pub fn reindex(store: &Store, progress: impl Fn(usize)) -> Result<usize, StoreEr
         store.write(Isolation::Plain, |tx| {
             for v in batch {
                 if let Some(value) = parsed(v) {
-                    tx.replace_index(v.seq, &index_rows(&v.res_type, &value))?;
+                    tx.replace_index(v.seq, &index_rows(&v.res_type, &value), false)?;
                 }
             }
             Ok::<_, StoreError>(())

@@ -31,8 +31,13 @@ pub trait Tx {
     ) -> Result<i64, StoreError>;
     fn update_head(&mut self, head: &Head) -> Result<(), StoreError>;
     fn append_version(&mut self, v: &NewVersion<'_>) -> Result<(), StoreError>;
-    /// Replaces the search index rows of a resource.
-    fn replace_index(&mut self, res_pk: i64, rows: &IndexRows) -> Result<(), StoreError>;
+    /// Replaces the search index rows of a resource; `fresh` when it has never had any.
+    fn replace_index(
+        &mut self,
+        res_pk: i64,
+        rows: &IndexRows,
+        fresh: bool,
+    ) -> Result<(), StoreError>;
     fn history(&mut self, q: &HistoryQuery) -> Result<Vec<StoredVersion>, StoreError>;
     /// Runs a compiled search that selects the columns of [`StoredVersion`].
     fn search(&mut self, q: &Query) -> Result<Vec<StoredVersion>, StoreError>;
@@ -404,8 +409,9 @@ macro_rules! impl_tx {
                 self.exec(&q).map(|_| ())
             }
 
-            fn replace_index(&mut self, res_pk: i64, rows: &IndexRows) -> Result<(), StoreError> {
-                for table in INDEX_TABLES {
+            fn replace_index(&mut self, res_pk: i64, rows: &IndexRows, fresh: bool) -> Result<(), StoreError> {
+                // A resource written for the first time has no rows to remove.
+                for table in INDEX_TABLES.iter().filter(|_| !fresh) {
                     let mut del = Query::new(format!("DELETE FROM {table} WHERE res_pk = ?"));
                     del.bind(Bind::Int(res_pk));
                     self.exec(&del)?;
