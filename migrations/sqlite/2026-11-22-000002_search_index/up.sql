@@ -1,8 +1,6 @@
 -- Typed search index tables (DESIGN.md, "Storage"). Every row: the resource (res_pk), the
 -- parameter (64-bit hash of type and code), the patient compartment (NULL when none), values.
 ALTER TABLE idx_token ADD COLUMN text_norm TEXT;
-DROP INDEX idx_token_by_value;
-CREATE INDEX idx_token_by_value ON idx_token (param, code, system);
 CREATE INDEX idx_token_by_compartment ON idx_token (param, compartment, code);
 
 CREATE TABLE idx_string (
@@ -56,7 +54,6 @@ CREATE TABLE idx_reference (
     url TEXT
 );
 CREATE INDEX idx_reference_by_target ON idx_reference (param, target_id, target_type);
-CREATE INDEX idx_reference_by_target_any ON idx_reference (target_id, target_type);
 CREATE INDEX idx_reference_by_url ON idx_reference (param, url);
 CREATE INDEX idx_reference_by_resource ON idx_reference (res_pk);
 
