@@ -2,7 +2,7 @@
 //! transaction modes and retries. Chosen from the URL scheme, as vaultwarden does.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -13,6 +13,7 @@ use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use super::error::{Retryable, StoreError};
+use super::group_commit::GroupCommit;
 use super::tx::{PgTx, SqliteTx, Tx};
 use super::Isolation;
 
@@ -28,9 +29,9 @@ pub enum Store {
     Sqlite {
         pool: Pool<ConnectionManager<SqliteConnection>>,
         /// SQLite admits one writer at a time. Writers queue here, in order, rather than in
-        /// SQLite's busy handler, which polls with sleeps of up to 100 ms and makes the tail
-        /// latency of concurrent writes long.
-        writer: Arc<Mutex<()>>,
+        /// SQLite's busy handler (which polls with sleeps of up to 100 ms), and writers that
+        /// queue behind each other share one commit.
+        writer: Arc<GroupCommit>,
     },
     Postgres(Pool<ConnectionManager<PgConnection>>),
 }
@@ -98,7 +99,7 @@ impl Store {
             .build(ConnectionManager::<SqliteConnection>::new(path))?;
         Ok(Store::Sqlite {
             pool,
-            writer: Arc::new(Mutex::new(())),
+            writer: Arc::new(GroupCommit::new(path, SQLITE_PRAGMAS)),
         })
     }
 
@@ -175,17 +176,12 @@ impl Store {
             }
         };
         let db_result = match self {
-            Store::Sqlite { pool, writer } => {
-                let mut conn = pool.get().map_err(StoreError::from)?;
-                // A poisoned lock only means another writer panicked; the database is intact.
-                let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
-                conn.immediate_transaction(|c| {
-                    body(&mut SqliteTx {
-                        conn: c,
-                        write: true,
-                    })
+            Store::Sqlite { writer, .. } => writer.run(|c| {
+                body(&mut SqliteTx {
+                    conn: c,
+                    write: true,
                 })
-            }
+            }),
             Store::Postgres(pool) => {
                 let mut conn = pool.get().map_err(StoreError::from)?;
                 let mut builder = conn.build_transaction();

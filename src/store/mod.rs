@@ -7,6 +7,7 @@
 
 mod backend;
 mod error;
+mod group_commit;
 mod sql;
 mod tx;
 

@@ -17,4 +17,5 @@ mod search;
 mod search_data;
 mod search_params;
 mod search_results;
+mod store;
 mod update;
