@@ -65,15 +65,7 @@ impl GroupCommit {
             Err(poisoned) => {
                 let mut b = poisoned.into_inner();
                 if b.open {
-                    if let Some(c) = b.conn.as_mut() {
-                        let _ = c.batch_execute("ROLLBACK");
-                    }
-                    b.open = false;
-                    let epoch = b.epoch;
-                    b.outcomes
-                        .push_back((epoch, Some("another write in the batch failed".into())));
-                    b.epoch += 1;
-                    self.committed.notify_all();
+                    self.end(&mut b, Some("another write in the batch failed".into()));
                 }
                 self.state.clear_poison();
                 b
@@ -85,47 +77,33 @@ impl GroupCommit {
             c.batch_execute(self.pragmas)?;
             b.conn = Some(c);
         }
-        let Batch {
-            conn, open, size, ..
-        } = &mut *b;
-        let conn = conn.as_mut().ok_or_else(|| other("no writer connection"))?;
-        if !*open {
-            conn.batch_execute("BEGIN IMMEDIATE")?;
-            *open = true;
-            *size = 0;
-        }
-        conn.batch_execute("SAVEPOINT write")?;
-        let result = body(conn);
-        match &result {
-            Ok(()) => conn.batch_execute("RELEASE write")?,
-            Err(_) => conn.batch_execute("ROLLBACK TO write; RELEASE write")?,
-        }
-        *size += 1;
-        let my_epoch = b.epoch;
-        if self.waiting.load(Ordering::SeqCst) == 0 || b.size >= MAX_BATCH {
-            let commit = b
-                .conn
+        if !b.open {
+            // No writer waits on a batch that has not begun, so a failure here is ours alone.
+            b.conn
                 .as_mut()
                 .ok_or_else(|| other("no writer connection"))?
-                .batch_execute("COMMIT");
-            if commit.is_err() {
-                if let Some(c) = b.conn.as_mut() {
-                    let _ = c.batch_execute("ROLLBACK");
-                }
+                .batch_execute("BEGIN IMMEDIATE")?;
+            b.open = true;
+            b.size = 0;
+        }
+        let my_epoch = b.epoch;
+        let result = match Self::in_savepoint(b.conn.as_mut(), body) {
+            Ok(result) => result,
+            Err(e) => {
+                // The savepoint machinery itself failed: the batch cannot be trusted.
+                self.end(&mut b, Some(e.to_string()));
+                return Err(e);
             }
-            b.open = false;
-            b.epoch += 1;
-            let outcome = commit.as_ref().err().map(|e| e.to_string());
-            b.outcomes.push_back((my_epoch, outcome));
-            if b.outcomes.len() > OUTCOMES {
-                b.outcomes.pop_front();
-            }
-            self.committed.notify_all();
-            commit?;
-            return result;
+        };
+        b.size += 1;
+        if self.waiting.load(Ordering::SeqCst) == 0 || b.size >= MAX_BATCH {
+            return match self.end(&mut b, None) {
+                None => result,
+                Some(err) => Err(other(format!("commit failed: {err}"))),
+            };
         }
         // A writer is queued behind us: it continues this transaction and one of the
-        // writers after it commits.
+        // writers after it ends it.
         while b.epoch == my_epoch {
             b = self.committed.wait(b).unwrap_or_else(|p| p.into_inner());
         }
@@ -134,5 +112,44 @@ impl GroupCommit {
             Some((_, None)) => result,
             None => Err(other("the outcome of the group commit is no longer known")),
         }
+    }
+
+    /// Runs `body` in a savepoint: its work is kept on `Ok`, undone on `Err`. The outer
+    /// error is for the savepoint statements themselves failing.
+    fn in_savepoint(
+        conn: Option<&mut SqliteConnection>,
+        body: impl FnOnce(&mut SqliteConnection) -> Result<(), DieselError>,
+    ) -> Result<Result<(), DieselError>, DieselError> {
+        let conn = conn.ok_or_else(|| other("no writer connection"))?;
+        conn.batch_execute("SAVEPOINT write")?;
+        let result = body(conn);
+        match &result {
+            Ok(()) => conn.batch_execute("RELEASE write")?,
+            Err(_) => conn.batch_execute("ROLLBACK TO write; RELEASE write")?,
+        }
+        Ok(result)
+    }
+
+    /// Ends the open batch: commits it, or rolls it back when `failure` says why; records the
+    /// outcome for its waiting writers and wakes them. Returns the failure, if any.
+    fn end(&self, b: &mut Batch, failure: Option<String>) -> Option<String> {
+        let failure = match (failure, b.conn.as_mut()) {
+            (None, Some(c)) => c.batch_execute("COMMIT").err().map(|e| e.to_string()),
+            (None, None) => Some("no writer connection".into()),
+            (f, _) => f,
+        };
+        if failure.is_some() {
+            if let Some(c) = b.conn.as_mut() {
+                let _ = c.batch_execute("ROLLBACK");
+            }
+        }
+        b.open = false;
+        b.outcomes.push_back((b.epoch, failure.clone()));
+        if b.outcomes.len() > OUTCOMES {
+            b.outcomes.pop_front();
+        }
+        b.epoch += 1;
+        self.committed.notify_all();
+        failure
     }
 }
