@@ -17,6 +17,7 @@
 pub mod bench;
 pub mod fhir;
 pub mod interaction;
+pub mod patch;
 pub mod rest;
 pub mod search;
 pub mod server;

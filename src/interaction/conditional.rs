@@ -2,11 +2,12 @@
 
 use serde_json::Value;
 
-use super::create::{create, Created};
+use super::create::insert;
 use super::delete::{delete, Deleted};
 use super::incoming::Incoming;
 use super::update::update;
 use super::{InteractionError, Written};
+use crate::fhir::ResourceId;
 use crate::search::{compile_page, Access, SearchPlan};
 use crate::store::{StoredVersion, Tx};
 
@@ -42,22 +43,28 @@ pub fn conditional_update(
     plan: &SearchPlan,
     incoming: &Incoming,
 ) -> Result<Written, InteractionError> {
+    let found = resolve_one(tx, plan, &Access::Unrestricted)?;
+    update_matched(tx, res_type, found, incoming, &ResourceId::generate())
+}
+
+/// The write a conditional update makes once its criteria are resolved: update the one match,
+/// or create the resource, under the body's id or else `new_id`.
+pub fn update_matched(
+    tx: &mut dyn Tx,
+    res_type: &str,
+    found: Matches,
+    incoming: &Incoming,
+    new_id: &ResourceId,
+) -> Result<Written, InteractionError> {
     let body_id = incoming
         .resource
         .get("id")
         .and_then(Value::as_str)
         .map(str::to_string);
-    match resolve_one(tx, plan, &Access::Unrestricted)? {
+    match found {
         Matches::None => match body_id {
             Some(id) => update(tx, res_type, &id, incoming, None),
-            None => match create(tx, res_type, incoming, None)? {
-                Created::New(w) => Ok(w),
-                Created::Existing(v) => Ok(Written {
-                    version: v,
-                    created: false,
-                    changed: false,
-                }),
-            },
+            None => insert(tx, res_type, new_id, incoming),
         },
         Matches::One(found) => {
             if body_id.as_deref().is_some_and(|id| id != found.res_id) {

@@ -32,6 +32,16 @@ pub fn create(
             }
         }
     }
-    let id = ResourceId::generate();
-    write_version(tx, res_type, id.as_str(), None, Some(incoming), "POST").map(Created::New)
+    insert(tx, res_type, &ResourceId::generate(), incoming).map(Created::New)
+}
+
+/// Writes the first version of a resource under an id the server chose (a transaction bundle
+/// chooses ids before it runs, so its references can be rewritten first).
+pub fn insert(
+    tx: &mut dyn Tx,
+    res_type: &str,
+    id: &ResourceId,
+    incoming: &Incoming,
+) -> Result<Written, InteractionError> {
+    write_version(tx, res_type, id.as_str(), None, Some(incoming), "POST")
 }

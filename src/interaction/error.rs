@@ -8,6 +8,10 @@ use crate::store::{Retryable, StoreError};
 pub enum InteractionError {
     #[error("the resource is not valid")]
     Invalid(Vec<Issue>),
+    /// Well-formed, but the server cannot process it here: a patch that does not apply or
+    /// yields an invalid resource, a resource that breaks a profile it must meet (422).
+    #[error("the request cannot be processed")]
+    Unprocessable(Vec<Issue>),
     #[error("{0}")]
     BadRequest(String),
     #[error("resource {0} is not known")]

@@ -8,15 +8,19 @@ mod create;
 mod delete;
 mod error;
 mod incoming;
+mod patch;
 mod stamp;
 mod update;
 mod version;
 
-pub use conditional::{conditional_delete, conditional_update, resolve_one, Matches};
-pub use create::{create, Created};
+pub use conditional::{
+    conditional_delete, conditional_update, resolve_one, update_matched, Matches,
+};
+pub use create::{create, insert, Created};
 pub use delete::{delete, Deleted};
 pub use error::InteractionError;
 pub use incoming::Incoming;
+pub use patch::{conditional_patch, patch};
 pub use stamp::{format_instant, now_micros, parse_instant_range};
 pub use update::{update, Updated};
 

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::error::RestError;
 use super::negotiate::{prefer, response_format, Return};
-use super::query::QueryParams;
+use super::query::{criteria, QueryParams};
 use super::respond::{etag, information};
 use super::{address, blocking, resource_type, AppState};
 use crate::interaction::{self, Deleted};
@@ -37,13 +37,7 @@ pub async fn conditional_delete(
 ) -> Result<HttpResponse, RestError> {
     let rt = resource_type(&path)?;
     let q = QueryParams::from_request(&req);
-    let criteria: Vec<(String, String)> = q
-        .pairs()
-        .iter()
-        .filter(|(k, _)| k != "_format" && k != "_pretty")
-        .cloned()
-        .collect();
-    let plan = parse_conditional(rt.as_str(), &criteria, &state.base_url)?;
+    let plan = parse_conditional(rt.as_str(), &criteria(&q), &state.base_url)?;
     let store = state.store.clone();
     let d = blocking(move || {
         store

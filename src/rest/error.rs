@@ -25,6 +25,9 @@ pub enum RestError {
     BadValue(Issue),
     #[error("the resource is not valid")]
     Invalid(Vec<Issue>),
+    /// Well-formed but not processable: a patch that does not apply, a profile not met.
+    #[error("the request cannot be processed")]
+    Unprocessable(Vec<Issue>),
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
     #[error("{0}")]
@@ -58,6 +61,9 @@ impl RestError {
             RestError::BadRequest(_) => (StatusCode::BAD_REQUEST, T::Invalid),
             RestError::BadValue(issue) => return (StatusCode::BAD_REQUEST, vec![issue.clone()]),
             RestError::Invalid(issues) => return (StatusCode::BAD_REQUEST, issues.clone()),
+            RestError::Unprocessable(issues) => {
+                return (StatusCode::UNPROCESSABLE_ENTITY, issues.clone())
+            }
             RestError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, T::NotSupported),
             RestError::NotAcceptable(_) => (StatusCode::NOT_ACCEPTABLE, T::NotSupported),
             RestError::UnsupportedMediaType(_) => {
@@ -125,6 +131,7 @@ impl From<InteractionError> for RestError {
     fn from(e: InteractionError) -> Self {
         match e {
             InteractionError::Invalid(issues) => RestError::Invalid(issues),
+            InteractionError::Unprocessable(issues) => RestError::Unprocessable(issues),
             InteractionError::BadRequest(m) => RestError::BadRequest(m),
             InteractionError::NotFound(m) => {
                 RestError::NotFound(format!("resource {m} is not known"))

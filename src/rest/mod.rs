@@ -11,6 +11,7 @@ mod error;
 mod error_format;
 mod history;
 mod negotiate;
+mod patch;
 mod query;
 mod read;
 mod respond;
@@ -61,6 +62,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(create::create))
                     .route(web::put().to(update::conditional_update))
                     .route(web::delete().to(delete::conditional_delete))
+                    .route(web::patch().to(patch::conditional_patch))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
@@ -79,6 +81,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::head().to(read::read))
                     .route(web::put().to(update::update))
                     .route(web::delete().to(delete::delete))
+                    .route(web::patch().to(patch::patch))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

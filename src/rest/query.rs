@@ -33,6 +33,15 @@ impl QueryParams {
     }
 }
 
+/// The search criteria of a conditional interaction: every parameter but the format ones.
+pub fn criteria(q: &QueryParams) -> Vec<(String, String)> {
+    q.pairs()
+        .iter()
+        .filter(|(k, _)| k != "_format" && k != "_pretty")
+        .cloned()
+        .collect()
+}
+
 /// Encodes parameters for a link.
 pub fn encode(pairs: &[(String, String)]) -> String {
     form_urlencoded::Serializer::new(String::new())

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::body::read_resource;
 use super::error::RestError;
 use super::negotiate::{prefer, response_format};
-use super::query::QueryParams;
+use super::query::{criteria, QueryParams};
 use super::respond::written;
 use super::{address, blocking, resource_type, AppState};
 use crate::fhir::{Issue, IssueType, VersionId};
@@ -71,13 +71,7 @@ pub async fn conditional_update(
     let q = QueryParams::from_request(&req);
     let fmt = response_format(&req, &q)?;
     let prefer = prefer(&req);
-    let criteria: Vec<(String, String)> = q
-        .pairs()
-        .iter()
-        .filter(|(k, _)| k != "_format" && k != "_pretty")
-        .cloned()
-        .collect();
-    let plan = parse_conditional(rt.as_str(), &criteria, &state.base_url)?;
+    let plan = parse_conditional(rt.as_str(), &criteria(&q), &state.base_url)?;
     let resource = read_resource(&req, payload, state.body_limit, rt.as_str()).await?;
     let store = state.store.clone();
     let w = blocking(move || {
@@ -92,7 +86,7 @@ pub async fn conditional_update(
     respond(&w, &state, &prefer, &fmt)
 }
 
-fn respond(
+pub fn respond(
     w: &Written,
     state: &AppState,
     prefer: &super::negotiate::Prefer,
@@ -107,13 +101,17 @@ fn respond(
 }
 
 /// `If-Match: W/"3"` as version 3.
-fn if_match(req: &HttpRequest) -> Result<Option<i64>, RestError> {
-    let Some(h) = req.headers().get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let raw = h.to_str().unwrap_or("");
+pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, RestError> {
+    req.headers()
+        .get(header::IF_MATCH)
+        .map(|h| parse_if_match(h.to_str().unwrap_or("")))
+        .transpose()
+}
+
+/// An If-Match ETag (`W/"3"`) as a version number.
+pub fn parse_if_match(raw: &str) -> Result<i64, RestError> {
     let v = raw.trim().trim_start_matches("W/").trim_matches('"');
-    VersionId::parse(v).map(|v| Some(v.0)).ok_or_else(|| {
+    VersionId::parse(v).map(|v| v.0).ok_or_else(|| {
         RestError::BadRequest(format!(
             "If-Match '{raw}' is not a version ETag such as W/\"3\""
         ))

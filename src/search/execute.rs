@@ -43,50 +43,109 @@ pub fn run(
     access: &Access,
     count_only: bool,
 ) -> Result<SearchResult, StoreError> {
-    if plan.snapshot.is_none() && !plan.sort.is_empty() && !count_only && plan.count > 0 {
-        return first_sorted_page(store, plan, access);
+    if sorted_first_page(plan, count_only) {
+        // Read connections do not write: the snapshot is saved in a write of its own.
+        let keys = store.read(|tx| tx.keys(&compile_keys(plan, access, SNAPSHOT_LIMIT)))?;
+        let next = match snapshot_needed(plan, &keys) {
+            Some(id) => {
+                store.write(Isolation::Plain, |tx| save_snapshot(tx, &id, &keys))?;
+                Some(NextPage::Snapshot(id, plan.count))
+            }
+            None => None,
+        };
+        return store.read(|tx| sorted_page(tx, plan, access, &keys, next));
     }
-    store.read(|tx| {
-        if count_only || plan.count == 0 {
-            return Ok(SearchResult {
-                total: total(tx, plan, access)?,
-                matches: Vec::new(),
-                included: Vec::new(),
-                next: None,
-            });
+    store.read(|tx| run_in(tx, plan, access, count_only))
+}
+
+/// Runs a search on a connection the caller holds, such as a transaction bundle's; a sorted
+/// search's snapshot is written through it too.
+pub fn run_in(
+    tx: &mut dyn Tx,
+    plan: &SearchPlan,
+    access: &Access,
+    count_only: bool,
+) -> Result<SearchResult, StoreError> {
+    if sorted_first_page(plan, count_only) {
+        let keys = tx.keys(&compile_keys(plan, access, SNAPSHOT_LIMIT))?;
+        let next = match snapshot_needed(plan, &keys) {
+            Some(id) => {
+                save_snapshot(tx, &id, &keys)?;
+                Some(NextPage::Snapshot(id, plan.count))
+            }
+            None => None,
+        };
+        return sorted_page(tx, plan, access, &keys, next);
+    }
+    if count_only || plan.count == 0 {
+        return Ok(SearchResult {
+            total: total(tx, plan, access)?,
+            matches: Vec::new(),
+            included: Vec::new(),
+            next: None,
+        });
+    }
+    let (matches, next) = match &plan.snapshot {
+        Some((id, offset)) => {
+            let keys = tx.keys(&compile_snapshot_page(id, *offset, plan.count + 1))?;
+            let more = keys.len() as i64 > plan.count;
+            let keys = &keys[..keys.len().min(plan.count as usize)];
+            let matches = in_order(tx.search(&compile_by_keys(keys, access))?, keys);
+            (
+                matches,
+                more.then(|| NextPage::Snapshot(id.clone(), offset + plan.count)),
+            )
         }
-        let (matches, next) = match &plan.snapshot {
-            Some((id, offset)) => {
-                let keys = tx.keys(&compile_snapshot_page(id, *offset, plan.count + 1))?;
-                let more = keys.len() as i64 > plan.count;
-                let keys = &keys[..keys.len().min(plan.count as usize)];
-                let matches = in_order(tx.search(&compile_by_keys(keys, access))?, keys);
-                (
-                    matches,
-                    more.then(|| NextPage::Snapshot(id.clone(), offset + plan.count)),
-                )
-            }
-            None => {
-                let mut page = tx.search(&compile_page(plan, access))?;
-                let more = page.len() as i64 > plan.count;
-                page.truncate(plan.count as usize);
-                let next = page.last().filter(|_| more).map(|v| NextPage::After(v.seq));
-                (page, next)
-            }
-        };
-        // A first page that holds every match is its own count.
-        let whole = plan.snapshot.is_none() && plan.after.is_none() && next.is_none();
-        let total = match plan.total {
-            Total::Accurate if whole => Some(matches.len() as i64),
-            _ => total(tx, plan, access)?,
-        };
-        let included = includes(tx, plan, access, &matches)?;
-        Ok(SearchResult {
-            total,
-            matches,
-            included,
-            next,
-        })
+        None => {
+            let mut page = tx.search(&compile_page(plan, access))?;
+            let more = page.len() as i64 > plan.count;
+            page.truncate(plan.count as usize);
+            let next = page.last().filter(|_| more).map(|v| NextPage::After(v.seq));
+            (page, next)
+        }
+    };
+    // A first page that holds every match is its own count.
+    let whole = plan.snapshot.is_none() && plan.after.is_none() && next.is_none();
+    let total = match plan.total {
+        Total::Accurate if whole => Some(matches.len() as i64),
+        _ => total(tx, plan, access)?,
+    };
+    let included = includes(tx, plan, access, &matches)?;
+    Ok(SearchResult {
+        total,
+        matches,
+        included,
+        next,
+    })
+}
+
+/// A sorted search's first page: every matching key, in order, is stored as a snapshot that
+/// later pages read, so they do not shift while others write.
+fn sorted_first_page(plan: &SearchPlan, count_only: bool) -> bool {
+    plan.snapshot.is_none() && !plan.sort.is_empty() && !count_only && plan.count > 0
+}
+
+/// A new snapshot id when the sorted keys run past the first page.
+fn snapshot_needed(plan: &SearchPlan, keys: &[i64]) -> Option<String> {
+    (keys.len() as i64 > plan.count).then(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+fn sorted_page(
+    tx: &mut dyn Tx,
+    plan: &SearchPlan,
+    access: &Access,
+    keys: &[i64],
+    next: Option<NextPage>,
+) -> Result<SearchResult, StoreError> {
+    let first: Vec<i64> = keys.iter().take(plan.count as usize).copied().collect();
+    let total = total(tx, plan, access)?;
+    let matches = in_order(tx.search(&compile_by_keys(&first, access))?, &first);
+    let included = includes(tx, plan, access, &matches)?;
+    Ok(SearchResult {
+        total,
+        matches,
+        included,
+        next,
     })
 }
 
@@ -95,35 +154,6 @@ fn total(tx: &mut dyn Tx, plan: &SearchPlan, access: &Access) -> Result<Option<i
     Ok(match plan.total {
         Total::Accurate => Some(tx.count(&compile_count(plan, access))?),
         Total::None => None,
-    })
-}
-
-/// A sorted search's first page: every matching key, in order, is stored as a snapshot that
-/// later pages read, so they do not shift while others write.
-fn first_sorted_page(
-    store: &Store,
-    plan: &SearchPlan,
-    access: &Access,
-) -> Result<SearchResult, StoreError> {
-    let keys = store.read(|tx| tx.keys(&compile_keys(plan, access, SNAPSHOT_LIMIT)))?;
-    let first: Vec<i64> = keys.iter().take(plan.count as usize).copied().collect();
-    let next = if keys.len() as i64 > plan.count {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        store.write(Isolation::Plain, |tx| save_snapshot(tx, &id, &keys))?;
-        Some(NextPage::Snapshot(id, plan.count))
-    } else {
-        None
-    };
-    store.read(|tx| {
-        let total = total(tx, plan, access)?;
-        let matches = in_order(tx.search(&compile_by_keys(&first, access))?, &first);
-        let included = includes(tx, plan, access, &matches)?;
-        Ok(SearchResult {
-            total,
-            matches,
-            included,
-            next,
-        })
     })
 }
 

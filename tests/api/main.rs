@@ -12,6 +12,7 @@ mod delete;
 mod errors;
 mod formats;
 mod history;
+mod patch;
 mod read;
 mod search;
 mod search_data;
