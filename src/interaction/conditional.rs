@@ -43,41 +43,41 @@ pub fn conditional_update(
     plan: &SearchPlan,
     incoming: &Incoming,
 ) -> Result<Written, InteractionError> {
-    let found = resolve_one(tx, plan, &Access::Unrestricted)?;
-    update_matched(tx, res_type, found, incoming, &ResourceId::generate())
+    let found = match resolve_one(tx, plan, &Access::Unrestricted)? {
+        Matches::None => None,
+        Matches::One(v) => Some(v.res_id),
+        Matches::Many => {
+            return Err(InteractionError::MultipleMatches(
+                "the criteria of the conditional update matched more than one resource".into(),
+            ))
+        }
+    };
+    update_matched(
+        tx,
+        res_type,
+        found.as_deref(),
+        incoming,
+        &ResourceId::generate(),
+    )
 }
 
-/// The write a conditional update makes once its criteria are resolved: update the one match,
-/// or create the resource, under the body's id or else `new_id`.
+/// The write a conditional update makes once its criteria found `found` (one id, or none):
+/// update that resource, or create one under the body's id or else `new_id`.
 pub fn update_matched(
     tx: &mut dyn Tx,
     res_type: &str,
-    found: Matches,
+    found: Option<&str>,
     incoming: &Incoming,
     new_id: &ResourceId,
 ) -> Result<Written, InteractionError> {
-    let body_id = incoming
-        .resource
-        .get("id")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    match found {
-        Matches::None => match body_id {
-            Some(id) => update(tx, res_type, &id, incoming, None),
-            None => insert(tx, res_type, new_id, incoming),
-        },
-        Matches::One(found) => {
-            if body_id.as_deref().is_some_and(|id| id != found.res_id) {
-                return Err(InteractionError::BadRequest(format!(
-                    "the resource id does not match the resource the criteria found ({}/{})",
-                    res_type, found.res_id
-                )));
-            }
-            update(tx, res_type, &found.res_id, incoming, None)
-        }
-        Matches::Many => Err(InteractionError::MultipleMatches(
-            "the criteria of the conditional update matched more than one resource".into(),
-        )),
+    let body_id = incoming.resource.get("id").and_then(Value::as_str);
+    match (found, body_id) {
+        (None, Some(id)) => update(tx, res_type, id, incoming, None),
+        (None, None) => insert(tx, res_type, new_id, incoming),
+        (Some(found), Some(id)) if id != found => Err(InteractionError::BadRequest(format!(
+            "the resource id does not match the resource the criteria found ({res_type}/{found})"
+        ))),
+        (Some(found), _) => update(tx, res_type, found, incoming, None),
     }
 }
 

@@ -47,12 +47,35 @@ pub enum RestError {
     Busy(String),
     #[error("internal error")]
     Internal(String),
+    /// An entry of a transaction Bundle failed; the whole transaction was rolled back.
+    #[error("Bundle.entry[{index}]: {inner}")]
+    InEntry { index: usize, inner: Box<RestError> },
 }
 
 impl RestError {
     /// Status and issues: the single table from error to response.
     pub fn outcome(&self) -> (StatusCode, Vec<Issue>) {
         use IssueType as T;
+        if let RestError::InEntry { index, inner } = self {
+            let (status, issues) = inner.outcome();
+            let issues = issues
+                .into_iter()
+                .map(|mut i| {
+                    i.diagnostics = format!("Bundle.entry[{index}]: {}", i.diagnostics);
+                    // `Patient.birthDate` in entry 3 is `Bundle.entry[3].resource.birthDate`.
+                    i.expression = Some(match i.expression {
+                        Some(e) if e.starts_with(|c: char| c.is_ascii_uppercase()) => {
+                            let rest = e.find('.').map_or("", |d| &e[d..]);
+                            format!("Bundle.entry[{index}].resource{rest}")
+                        }
+                        Some(e) => e,
+                        None => format!("Bundle.entry[{index}]"),
+                    });
+                    i
+                })
+                .collect();
+            return (status, issues);
+        }
         let msg = self.to_string();
         let (status, code) = match self {
             RestError::UnknownType(_) => (StatusCode::NOT_FOUND, T::NotSupported),
@@ -75,6 +98,8 @@ impl RestError {
             RestError::MultipleMatches(_) => (StatusCode::PRECONDITION_FAILED, T::MultipleMatches),
             RestError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, T::Transient),
             RestError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, T::Exception),
+            // Answered above, with the entry's own status.
+            RestError::InEntry { .. } => (StatusCode::BAD_REQUEST, T::Processing),
         };
         (status, vec![Issue::error(code, msg)])
     }

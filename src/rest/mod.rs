@@ -16,6 +16,7 @@ mod query;
 mod read;
 mod respond;
 mod search;
+pub mod transaction;
 mod update;
 
 use actix_web::web;
@@ -44,6 +45,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource(["", "/"])
                     .route(web::get().to(search::search_system))
+                    .route(web::post().to(transaction::post))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

@@ -30,7 +30,13 @@ pub async fn read(
     })
     .await?;
     let v = present(found, &path.0, &path.1)?;
-    if not_modified(&req, &v) {
+    let h = req.headers();
+    let text = |name| h.get(name).and_then(|v| v.to_str().ok());
+    if not_modified(
+        text(header::IF_NONE_MATCH),
+        text(header::IF_MODIFIED_SINCE),
+        &v,
+    ) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag(v.version_id)))
             .finish());
@@ -73,19 +79,19 @@ fn present(found: Option<StoredVersion>, rt: &str, id: &str) -> Result<StoredVer
 }
 
 /// If-None-Match (an ETag or `*`) or If-Modified-Since say the client's copy is current.
-fn not_modified(req: &HttpRequest, v: &StoredVersion) -> bool {
-    let h = req.headers();
-    if let Some(inm) = h.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+pub fn not_modified(
+    if_none_match: Option<&str>,
+    if_modified_since: Option<&str>,
+    v: &StoredVersion,
+) -> bool {
+    if let Some(inm) = if_none_match {
         let current = v.version_id.to_string();
         return inm.split(',').any(|t| {
             let t = t.trim();
             t == "*" || t.trim_start_matches("W/").trim_matches('"') == current
         });
     }
-    if let Some(ims) = h
-        .get(header::IF_MODIFIED_SINCE)
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(ims) = if_modified_since {
         if let Ok(since) = chrono::DateTime::parse_from_rfc2822(ims) {
             // HTTP dates have whole seconds.
             return v.last_updated / 1_000_000 <= since.timestamp();

@@ -13,8 +13,10 @@ use super::query::QueryParams;
 use super::respond::value;
 use super::{address, blocking, resource_type, AppState};
 use crate::fhir::format::Format;
+use crate::fhir::summary::View;
 use crate::fhir::ResourceType;
-use crate::search::{parse_search, run, Access, NextPage, SYSTEM};
+use crate::search::{parse_search, run, Access, NextPage, SearchPlan, SearchResult, SYSTEM};
+use serde_json::Value;
 
 pub async fn search_get(
     req: HttpRequest,
@@ -98,30 +100,7 @@ async fn respond(
         (_, Some(rt)) => format!("{}/{rt}", state.base_url),
         (_, None) => state.base_url.clone(),
     };
-    let mut applied = plan.applied.clone();
-    for p in ["_summary", "_elements"] {
-        if let Some(v) = q.get(p) {
-            applied.push((p.to_string(), v.to_string()));
-        }
-    }
-    let mut self_params = applied.clone();
-    if let Some((id, offset)) = &plan.snapshot {
-        self_params.push(("_snapshot".into(), id.clone()));
-        self_params.push(("_offset".into(), offset.to_string()));
-    }
-    let self_url = link(&path, &self_params);
-    let next_url = result.next.map(|n| {
-        let mut p = applied.clone();
-        match n {
-            NextPage::After(k) => p.push(("_cursor".into(), k.to_string())),
-            NextPage::Snapshot(id, offset) => {
-                p.push(("_snapshot".into(), id));
-                p.push(("_offset".into(), offset.to_string()));
-            }
-        }
-        link(&path, &p)
-    });
-    let links = Links { self_url, next_url };
+    let links = links(&plan, &q, result.next.clone(), &path);
     let tagged = result
         .matches
         .iter()
@@ -134,8 +113,54 @@ async fn respond(
             .content_type(fmt.format.content_type())
             .body(body));
     }
-    let entries = tagged
-        .map(|(v, mode)| search_entry(v, &state.base_url, &view, mode))
+    value(&searchset(links, &result, &state.base_url, &view)?, &fmt)
+}
+
+/// A searchset Bundle as a value.
+pub fn searchset(
+    links: Links,
+    result: &SearchResult,
+    base: &str,
+    view: &View,
+) -> Result<Value, RestError> {
+    let entries = result
+        .matches
+        .iter()
+        .map(|v| search_entry(v, base, view, "match"))
+        .chain(
+            result
+                .included
+                .iter()
+                .map(|v| search_entry(v, base, view, "include")),
+        )
         .collect::<Result<Vec<_>, _>>()?;
-    value(&bundle("searchset", links, result.total, entries), &fmt)
+    Ok(bundle("searchset", links, result.total, entries))
+}
+
+/// A searchset's self link (the parameters that took effect) and next link.
+pub fn links(plan: &SearchPlan, q: &QueryParams, next: Option<NextPage>, path: &str) -> Links {
+    let mut applied = plan.applied.clone();
+    for p in ["_summary", "_elements"] {
+        if let Some(v) = q.get(p) {
+            applied.push((p.to_string(), v.to_string()));
+        }
+    }
+    let mut self_params = applied.clone();
+    if let Some((id, offset)) = &plan.snapshot {
+        self_params.push(("_snapshot".into(), id.clone()));
+        self_params.push(("_offset".into(), offset.to_string()));
+    }
+    let self_url = link(path, &self_params);
+    let next_url = next.map(|n| {
+        let mut p = applied;
+        match n {
+            NextPage::After(k) => p.push(("_cursor".into(), k.to_string())),
+            NextPage::Snapshot(id, offset) => {
+                p.push(("_snapshot".into(), id));
+                p.push(("_offset".into(), offset.to_string()));
+            }
+        }
+        link(path, &p)
+    });
+    Links { self_url, next_url }
 }

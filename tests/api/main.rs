@@ -19,4 +19,5 @@ mod search_data;
 mod search_params;
 mod search_results;
 mod store;
+mod transaction;
 mod update;

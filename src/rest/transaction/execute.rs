@@ -1,0 +1,173 @@
+//! Runs a bundle's entries inside one store transaction, in the order http.html#trules sets
+//! (DELETE, POST, PUT/PATCH, GET/HEAD), and keeps each entry's outcome in the entry's place.
+
+use actix_web::http::StatusCode;
+use serde_json::Value;
+
+use super::super::query::QueryParams;
+use super::super::read::not_modified;
+use super::super::search::{links, searchset};
+use super::entry::{Entry, Method, Target};
+use super::failure::{at, EntryError};
+use super::prepare::Prepared;
+use crate::fhir::summary::View;
+use crate::fhir::ResourceId;
+use crate::interaction::{self, InteractionError};
+use crate::search::{parse_search, run_in, Access, SYSTEM};
+use crate::store::{StoredVersion, Tx};
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: StatusCode,
+    /// The version written or read.
+    pub version: Option<StoredVersion>,
+    /// A GET search's searchset Bundle.
+    pub bundle: Option<Value>,
+    /// A read: its resource always goes in the response; a write's only when asked for.
+    pub read: bool,
+}
+
+impl Outcome {
+    fn of(status: StatusCode, version: Option<StoredVersion>) -> Outcome {
+        Outcome {
+            status,
+            version,
+            bundle: None,
+            read: false,
+        }
+    }
+}
+
+pub struct Context<'a> {
+    pub base: &'a str,
+    pub strict: bool,
+}
+
+pub fn execute(
+    tx: &mut dyn Tx,
+    entries: &[Entry],
+    prepared: &Prepared,
+    cx: &Context<'_>,
+) -> Result<Vec<Outcome>, EntryError> {
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by_key(|&i| entries[i].method.rank());
+    let mut out: Vec<Option<Outcome>> = vec![None; entries.len()];
+    for i in order {
+        let e = &entries[i];
+        out[i] = Some(run(tx, e, prepared, cx).map_err(at(e.index))?);
+    }
+    Ok(out.into_iter().flatten().collect())
+}
+
+fn run(
+    tx: &mut dyn Tx,
+    e: &Entry,
+    prepared: &Prepared,
+    cx: &Context<'_>,
+) -> Result<Outcome, InteractionError> {
+    let rt = e.res_type().map_or(SYSTEM, |t| t.as_str());
+    let id = prepared.ids.get(&e.index).map(String::as_str);
+    let incoming = prepared.incoming.get(&e.index);
+    let missing = || InteractionError::BadRequest("the entry was not prepared".into());
+    match e.method {
+        Method::Delete => match id {
+            Some(id) => {
+                let d = interaction::delete(tx, rt, id)?;
+                Ok(Outcome::of(StatusCode::NO_CONTENT, d.tombstone))
+            }
+            None => Ok(Outcome::of(StatusCode::NO_CONTENT, None)),
+        },
+        Method::Post => {
+            let id = id.ok_or_else(missing)?;
+            match incoming {
+                // If-None-Exist found it: the existing resource, 200.
+                None => Ok(Outcome::of(StatusCode::OK, tx.version(rt, id, None)?)),
+                Some(inc) => {
+                    let rid = ResourceId::parse(id).ok_or_else(missing)?;
+                    let w = interaction::insert(tx, rt, &rid, inc)?;
+                    Ok(Outcome::of(StatusCode::CREATED, Some(w.version)))
+                }
+            }
+        }
+        Method::Put => {
+            let w = interaction::update(
+                tx,
+                rt,
+                id.ok_or_else(missing)?,
+                incoming.ok_or_else(missing)?,
+                e.if_match,
+            )?;
+            let status = if w.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(Outcome::of(status, Some(w.version)))
+        }
+        Method::Patch => {
+            let p = e.patch.as_ref().ok_or_else(missing)?;
+            let w = interaction::patch(tx, rt, id.ok_or_else(missing)?, p, e.if_match)?;
+            Ok(Outcome::of(StatusCode::OK, Some(w.version)))
+        }
+        Method::Get | Method::Head => read(tx, e, rt, cx),
+    }
+}
+
+fn read(
+    tx: &mut dyn Tx,
+    e: &Entry,
+    rt: &str,
+    cx: &Context<'_>,
+) -> Result<Outcome, InteractionError> {
+    let (id, vid) = match &e.target {
+        Target::Instance(_, id) => (id, None),
+        Target::Version(_, id, v) => (id, Some(*v)),
+        Target::Search(_, pairs) => {
+            let q = QueryParams(pairs.clone());
+            let plan = parse_search(rt, pairs, cx.strict, cx.base)?;
+            let result = run_in(
+                tx,
+                &plan,
+                &Access::Unrestricted,
+                q.get("_summary") == Some("count"),
+            )?;
+            let path = match e.res_type() {
+                Some(t) => format!("{}/{t}", cx.base),
+                None => cx.base.to_string(),
+            };
+            let links = links(&plan, &q, result.next.clone(), &path);
+            let bundle = searchset(links, &result, cx.base, &View::Full)
+                .map_err(|err| InteractionError::BadRequest(err.to_string()))?;
+            return Ok(Outcome {
+                status: StatusCode::OK,
+                version: None,
+                bundle: Some(bundle),
+                read: true,
+            });
+        }
+        _ => return Err(InteractionError::BadRequest("not a read".into())),
+    };
+    let v = match tx.version(rt, id.as_str(), vid)? {
+        None => return Err(InteractionError::NotFound(format!("{rt}/{id}"))),
+        Some(v) if v.content.is_none() => return Err(InteractionError::Gone(format!("{rt}/{id}"))),
+        Some(v) => v,
+    };
+    let unchanged = vid.is_none()
+        && not_modified(
+            e.if_none_match.as_deref(),
+            e.if_modified_since.as_deref(),
+            &v,
+        );
+    let (status, content) = match unchanged {
+        true => (StatusCode::NOT_MODIFIED, None),
+        // HEAD answers the headers only.
+        false if e.method == Method::Head => (StatusCode::OK, None),
+        false => (StatusCode::OK, v.content.clone()),
+    };
+    Ok(Outcome {
+        status,
+        version: Some(StoredVersion { content, ..v }),
+        bundle: None,
+        read: true,
+    })
+}

@@ -1,0 +1,162 @@
+//! Transaction and batch Bundles posted to the base (http.html#transaction, bundle.html).
+//! A transaction is all or nothing: its entries run in one store transaction, and one
+//! failing entry rolls everything back and answers with an OperationOutcome naming it. A
+//! batch runs each entry on its own and answers each with its own status.
+//!
+//! `process` is the whole of it without HTTP, for the REST handler and for importers.
+
+mod entry;
+mod execute;
+mod failure;
+mod prepare;
+mod references;
+mod render;
+mod resolve;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::Value;
+
+use super::body::{parse_resource, read_limited};
+use super::error::RestError;
+use super::negotiate::{prefer, request_format, response_format, Prefer};
+use super::query::QueryParams;
+use super::{blocking, AppState};
+use crate::fhir::format::render as render_value;
+use crate::fhir::format::Format;
+use crate::store::{Isolation, Store};
+use entry::{parse_entry, Entry};
+use execute::{execute, Context, Outcome};
+use failure::EntryError;
+use prepare::{fresh_ids, prepare};
+use resolve::{has_conditions, resolve, Resolution};
+
+/// `POST [base]` with a transaction or batch Bundle.
+pub async fn post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, RestError> {
+    let fmt = response_format(&req, &QueryParams::from_request(&req))?;
+    let prefer = prefer(&req);
+    let format = request_format(&req)?;
+    let bytes = read_limited(&req, payload, state.body_limit).await?;
+    let bundle = parse_resource(&bytes, format, "Bundle")?;
+    let store = state.store.clone();
+    let base = state.base_url.clone();
+    let json = blocking(move || process(&store, &base, &bundle, prefer)).await?;
+    let body = if fmt.format == Format::Json && !fmt.pretty {
+        json
+    } else {
+        let v: Value =
+            serde_json::from_slice(&json).map_err(|e| RestError::Internal(e.to_string()))?;
+        render_value(&v, fmt.format, fmt.pretty).map_err(RestError::Internal)?
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(fmt.format.content_type())
+        .body(body))
+}
+
+/// Processes a checked transaction or batch Bundle and returns the response Bundle as JSON.
+pub fn process(
+    store: &Store,
+    base: &str,
+    bundle: &Value,
+    prefer: Prefer,
+) -> Result<Vec<u8>, RestError> {
+    let raw: &[Value] = bundle
+        .get("entry")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice);
+    match bundle.get("type").and_then(Value::as_str) {
+        Some("transaction") => {
+            let outcomes = transaction(store, base, raw, prefer).map_err(EntryError::into_rest)?;
+            let items: Vec<Result<Outcome, RestError>> = outcomes.into_iter().map(Ok).collect();
+            render::response_bundle("transaction-response", &items, base, prefer)
+        }
+        Some("batch") => {
+            let items: Vec<Result<Outcome, RestError>> = raw
+                .iter()
+                .enumerate()
+                .map(|(i, e)| batch_entry(store, base, i, e, prefer))
+                .collect();
+            render::response_bundle("batch-response", &items, base, prefer)
+        }
+        other => Err(RestError::BadRequest(format!(
+            "POST to the base takes a Bundle of type transaction or batch, not {}",
+            other.unwrap_or("one without a type")
+        ))),
+    }
+}
+
+fn transaction(
+    store: &Store,
+    base: &str,
+    raw: &[Value],
+    prefer: Prefer,
+) -> Result<Vec<Outcome>, EntryError> {
+    let entries = raw
+        .iter()
+        .enumerate()
+        .map(|(i, e)| parse_entry(i, e, base).map_err(|err| EntryError::new(i, err)))
+        .collect::<Result<Vec<Entry>, _>>()?;
+    let fresh = fresh_ids(&entries);
+    let cx = Context {
+        base,
+        strict: prefer.strict,
+    };
+    let conditional = has_conditions(&entries);
+    // Resolve and prepare outside the write lock; inside it, check nothing moved meanwhile.
+    let before = if conditional {
+        store.read(|tx| resolve(tx, &entries, base))?
+    } else {
+        Resolution::default()
+    };
+    let prepared = prepare(&entries, &fresh, &before)?;
+    let isolation = if conditional {
+        Isolation::Serializable
+    } else {
+        Isolation::Plain
+    };
+    store.write(isolation, |tx| {
+        if !conditional {
+            return execute(tx, &entries, &prepared, &cx);
+        }
+        let now = resolve(tx, &entries, base)?;
+        if now == before {
+            execute(tx, &entries, &prepared, &cx)
+        } else {
+            let redone = prepare(&entries, &fresh, &now)?;
+            execute(tx, &entries, &redone, &cx)
+        }
+    })
+}
+
+/// One batch entry, on its own: its own transaction, its own outcome.
+fn batch_entry(
+    store: &Store,
+    base: &str,
+    index: usize,
+    raw: &Value,
+    prefer: Prefer,
+) -> Result<Outcome, RestError> {
+    let e = parse_entry(index, raw, base)?;
+    let one = std::slice::from_ref(&e);
+    let fresh = fresh_ids(one);
+    let cx = Context {
+        base,
+        strict: prefer.strict,
+    };
+    let run = |tx: &mut dyn crate::store::Tx| -> Result<Outcome, EntryError> {
+        let res = resolve(tx, one, base)?;
+        let prepared = prepare(one, &fresh, &res)?;
+        let mut out = execute(tx, one, &prepared, &cx)?;
+        out.pop()
+            .ok_or_else(|| EntryError::new(index, RestError::Internal("no outcome".into())))
+    };
+    let result = if e.method.writes() {
+        store.write(Isolation::Serializable, run)
+    } else {
+        store.read(run)
+    };
+    result.map_err(|err| err.error)
+}

@@ -1,0 +1,125 @@
+//! Everything a transaction can work out before it writes, once its conditions are
+//! resolved: the id each entry writes, the overlap check, the rewritten references and the
+//! search index rows of each resource.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::super::error::RestError;
+use super::entry::{Entry, Method, Target};
+use super::failure::EntryError;
+use super::references::rewrite;
+use super::resolve::Resolution;
+use crate::fhir::ResourceId;
+use crate::interaction::Incoming;
+
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// Entry index → the id it creates, updates, patches or deletes.
+    pub ids: HashMap<usize, String>,
+    /// Entry index → the resource it writes, references rewritten and index rows worked out.
+    pub incoming: HashMap<usize, Incoming>,
+}
+
+/// Ids chosen up front for entries that may create a resource under a server id.
+pub fn fresh_ids(entries: &[Entry]) -> HashMap<usize, ResourceId> {
+    entries
+        .iter()
+        .filter(|e| matches!(e.method, Method::Post | Method::Put))
+        .map(|e| (e.index, ResourceId::generate()))
+        .collect()
+}
+
+pub fn prepare(
+    entries: &[Entry],
+    fresh: &HashMap<usize, ResourceId>,
+    res: &Resolution,
+) -> Result<Prepared, EntryError> {
+    let mut out = Prepared::default();
+    let mut map: HashMap<String, String> = res
+        .references
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut touched: HashMap<String, usize> = HashMap::new();
+    for e in entries {
+        let Some(id) = target_id(e, fresh, res)? else {
+            continue;
+        };
+        let Some(rt) = e.res_type() else { continue };
+        let address = format!("{rt}/{id}");
+        if let Some(first) = touched.insert(address.clone(), e.index) {
+            return Err(EntryError::new(
+                e.index,
+                RestError::BadRequest(format!(
+                    "entries {first} and {} both change {address}; a transaction may touch a resource once",
+                    e.index
+                )),
+            ));
+        }
+        if let Some(u) = &e.full_url {
+            map.insert(u.clone(), address.clone());
+        }
+        if let Some(c) = e.condition() {
+            map.insert(c.key.clone(), address.clone());
+        }
+        out.ids.insert(e.index, id);
+    }
+    for e in entries {
+        let (Some(resource), Some(rt)) = (&e.resource, e.res_type()) else {
+            continue;
+        };
+        // A conditional create that found its resource writes nothing.
+        if e.method == Method::Post && res.matched.get(&e.index).is_some_and(Option::is_some) {
+            continue;
+        }
+        let mut r: Value = resource.clone();
+        rewrite(&mut r, &map).map_err(|m| EntryError::new(e.index, RestError::BadRequest(m)))?;
+        out.incoming.insert(e.index, Incoming::new(rt.as_str(), r));
+    }
+    Ok(out)
+}
+
+/// The id an entry writes, given what its condition found.
+fn target_id(
+    e: &Entry,
+    fresh: &HashMap<usize, ResourceId>,
+    res: &Resolution,
+) -> Result<Option<String>, EntryError> {
+    let matched = res.matched.get(&e.index).cloned().flatten();
+    let fresh_id = || fresh.get(&e.index).map(|i| i.as_str().to_string());
+    let body_id = || {
+        e.resource
+            .as_ref()
+            .and_then(|r| r.get("id"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    Ok(match (e.method, &e.target) {
+        (Method::Get | Method::Head, _) => None,
+        (_, Target::Instance(_, id)) => Some(id.to_string()),
+        (Method::Post, _) => matched.or_else(fresh_id),
+        (Method::Put, Target::Conditional(rt, _)) => match (matched, body_id()) {
+            (Some(found), Some(body)) if found != body => {
+                return Err(EntryError::new(
+                    e.index,
+                    RestError::BadRequest(format!(
+                        "the resource id '{body}' does not match the resource the criteria found ({rt}/{found})"
+                    )),
+                ))
+            }
+            (Some(found), _) => Some(found),
+            (None, Some(body)) => Some(body),
+            (None, None) => fresh_id(),
+        },
+        (Method::Patch, Target::Conditional(rt, c)) => Some(matched.ok_or_else(|| {
+            EntryError::new(
+                e.index,
+                RestError::NotFound(format!("no {rt} matches {}", c.key)),
+            )
+        })?),
+        (Method::Delete, Target::Conditional(..)) => matched,
+        _ => None,
+    })
+}

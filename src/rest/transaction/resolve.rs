@@ -1,0 +1,90 @@
+//! What a bundle's conditions find: each conditional entry's match (If-None-Exist, a
+//! conditional PUT, PATCH or DELETE) and each conditional reference the bundle itself does
+//! not answer. Run once before the write transaction, so the costly work can be done outside
+//! it, and again inside it; if the two differ, the work is redone inside.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::super::error::RestError;
+use super::entry::{Entry, Method};
+use super::failure::{at, EntryError};
+use super::references::conditional_references;
+use crate::interaction::{resolve_one, InteractionError, Matches};
+use crate::search::{parse_conditional, Access};
+use crate::store::Tx;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolution {
+    /// Entry index → the id its condition matched (`None`: no match).
+    pub matched: BTreeMap<usize, Option<String>>,
+    /// Conditional reference key → `Type/id`.
+    pub references: BTreeMap<String, String>,
+}
+
+/// Whether a bundle needs resolving at all.
+pub fn has_conditions(entries: &[Entry]) -> bool {
+    entries.iter().any(|e| {
+        e.condition().is_some()
+            || e.resource
+                .as_ref()
+                .is_some_and(|r| !conditional_references(r).is_empty())
+    })
+}
+
+pub fn resolve(tx: &mut dyn Tx, entries: &[Entry], base: &str) -> Result<Resolution, EntryError> {
+    let mut out = Resolution::default();
+    // Conditional references to criteria an entry of this bundle carries name that entry.
+    let own: HashSet<&str> = entries
+        .iter()
+        .filter_map(Entry::condition)
+        .map(|c| c.key.as_str())
+        .collect();
+    for e in entries {
+        if let Some(c) = e.condition() {
+            let found =
+                match resolve_one(tx, &c.plan, &Access::Unrestricted).map_err(at(e.index))? {
+                    Matches::None => None,
+                    Matches::One(v) => Some(v.res_id),
+                    Matches::Many => {
+                        return Err(at(e.index)(InteractionError::MultipleMatches(format!(
+                            "the criteria {} matched more than one resource",
+                            c.key
+                        ))))
+                    }
+                };
+            out.matched.insert(e.index, found);
+        }
+        if e.method == Method::Patch || e.resource.is_none() {
+            continue;
+        }
+        for key in e.resource.iter().flat_map(conditional_references) {
+            if own.contains(key.as_str()) || out.references.contains_key(&key) {
+                continue;
+            }
+            let (t, q) = key.split_once('?').unwrap_or((&key, ""));
+            let pairs = super::super::query::QueryParams::parse(q.as_bytes()).0;
+            let plan = parse_conditional(t, &pairs, base)
+                .map_err(|err| EntryError::new(e.index, RestError::from(err)))?;
+            match resolve_one(tx, &plan, &Access::Unrestricted).map_err(at(e.index))? {
+                Matches::One(v) => {
+                    out.references
+                        .insert(key, format!("{}/{}", v.res_type, v.res_id));
+                }
+                Matches::None => {
+                    return Err(EntryError::new(
+                        e.index,
+                        RestError::BadRequest(format!(
+                            "the conditional reference {key} matches no resource"
+                        )),
+                    ))
+                }
+                Matches::Many => {
+                    return Err(at(e.index)(InteractionError::MultipleMatches(format!(
+                        "the conditional reference {key} matches more than one resource"
+                    ))))
+                }
+            }
+        }
+    }
+    Ok(out)
+}

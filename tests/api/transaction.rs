@@ -1,0 +1,519 @@
+//! transaction and batch Bundles (http.html#transaction, bundle.html): all-or-nothing,
+//! processing order, reference rewriting, conditional entries and references, conditional
+//! headers, and batch independence.
+
+use serde_json::{json, Value};
+
+use crate::fixtures::{observation, patient, with_id, NHS};
+use crate::helpers::{Resp, TestServer};
+use crate::storage_test;
+
+fn bundle(kind: &str, entries: Vec<Value>) -> Value {
+    json!({"resourceType": "Bundle", "type": kind, "entry": entries})
+}
+
+fn entry(method: &str, url: &str, resource: Option<Value>) -> Value {
+    let mut e = json!({"request": {"method": method, "url": url}});
+    if let Some(r) = resource {
+        e["resource"] = r;
+    }
+    e
+}
+
+fn with_full_url(mut e: Value, full_url: &str) -> Value {
+    e["fullUrl"] = json!(full_url);
+    e
+}
+
+fn observation_of(subject: &str) -> Value {
+    let mut o = observation("70");
+    o["subject"] = json!({"reference": subject});
+    o
+}
+
+async fn post_bundle(srv: &TestServer, b: &Value) -> Resp {
+    srv.post("", b).await
+}
+
+fn statuses(r: &Resp) -> Vec<String> {
+    r.json()["entry"]
+        .as_array()
+        .map(|es| {
+            es.iter()
+                .map(|e| e["response"]["status"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `Patient/abc/_history/1` → `abc`.
+fn id_of(location: &Value) -> String {
+    location
+        .as_str()
+        .unwrap_or("")
+        .split('/')
+        .nth(1)
+        .unwrap_or("")
+        .to_string()
+}
+
+storage_test!(
+    transaction_creates_entries_and_rewrites_urn_references,
+    |srv| {
+        let b = bundle(
+            "transaction",
+            vec![
+                with_full_url(
+                    entry("POST", "Patient", Some(patient("9991000011"))),
+                    "urn:uuid:0c3b7a2e-1111-4b7e-9c1e-000000000001",
+                ),
+                with_full_url(
+                    entry(
+                        "POST",
+                        "Observation",
+                        Some(observation_of(
+                            "urn:uuid:0c3b7a2e-1111-4b7e-9c1e-000000000001",
+                        )),
+                    ),
+                    "urn:uuid:0c3b7a2e-1111-4b7e-9c1e-000000000002",
+                ),
+                entry(
+                    "PUT",
+                    "Practitioner/pr1",
+                    Some(
+                        json!({"resourceType": "Practitioner", "id": "pr1", "name": [{"family": "Jones"}]}),
+                    ),
+                ),
+            ],
+        );
+        let r = post_bundle(&srv, &b).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let body = r.json();
+        assert_eq!(body["type"], "transaction-response");
+        assert_eq!(
+            statuses(&r),
+            vec!["201 Created", "201 Created", "201 Created"]
+        );
+        let resp = &body["entry"][0]["response"];
+        assert_eq!(resp["etag"], "W/\"1\"");
+        assert!(resp["lastModified"].is_string());
+        let patient_id = id_of(&resp["location"]);
+        let obs_id = id_of(&body["entry"][1]["response"]["location"]);
+        assert_eq!(
+            body["entry"][2]["response"]["location"],
+            "Practitioner/pr1/_history/1"
+        );
+        let obs = srv.get(&format!("Observation/{obs_id}")).await.json();
+        assert_eq!(obs["subject"]["reference"], format!("Patient/{patient_id}"));
+        // The index holds the rewritten reference.
+        let found = srv
+            .get(&format!("Observation?subject=Patient/{patient_id}"))
+            .await
+            .json();
+        assert_eq!(found["total"], 1);
+    }
+);
+
+storage_test!(transaction_whose_last_entry_fails_leaves_no_trace, |srv| {
+    let existing = srv.create(&patient("9991000099")).await;
+    let b = bundle(
+        "transaction",
+        vec![
+            with_full_url(
+                entry("POST", "Patient", Some(patient("9991000011"))),
+                "urn:uuid:0c3b7a2e-1111-4b7e-9c1e-000000000001",
+            ),
+            entry(
+                "POST",
+                "Observation",
+                Some(observation_of(
+                    "urn:uuid:0c3b7a2e-1111-4b7e-9c1e-000000000001",
+                )),
+            ),
+            entry("DELETE", &format!("Patient/{existing}"), None),
+            // Runs last (PUT after POST and DELETE) and fails its If-Match.
+            json!({"request": {"method": "PUT", "url": "Patient/late", "ifMatch": "W/\"4\""},
+               "resource": with_id(patient("9991000022"), "late")}),
+        ],
+    );
+    let r = post_bundle(&srv, &b).await;
+    assert_eq!(r.status, 412, "{}", r.text());
+    let oo = r.json();
+    assert_eq!(oo["resourceType"], "OperationOutcome");
+    let diagnostics = oo["issue"][0]["diagnostics"].as_str().unwrap_or("");
+    assert!(diagnostics.starts_with("Bundle.entry[3]"), "{diagnostics}");
+    // Nothing of the transaction is stored: one version (the setup's), the patient intact.
+    assert_eq!(srv.version_count().await, 1);
+    assert_eq!(srv.get(&format!("Patient/{existing}")).await.status, 200);
+    assert_eq!(srv.get("Observation").await.json()["total"], 0);
+    assert_eq!(srv.get("Patient").await.json()["total"], 1);
+});
+
+storage_test!(
+    invalid_entry_resource_is_refused_whole_naming_the_entry,
+    |srv| {
+        let mut bad = patient("9991000022");
+        bad["birthDate"] = json!("1970-13-01");
+        let b = bundle(
+            "transaction",
+            vec![
+                entry("POST", "Patient", Some(patient("9991000011"))),
+                entry("POST", "Patient", Some(bad)),
+            ],
+        );
+        let r = post_bundle(&srv, &b).await;
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert_eq!(
+            r.issue().1.as_deref(),
+            Some("Bundle.entry[1].resource.birthDate")
+        );
+        assert_eq!(srv.version_count().await, 0);
+    }
+);
+
+storage_test!(entries_run_in_the_specified_order, |srv| {
+    let old = srv.create(&patient("9991000011")).await;
+    // Listed GET, POST, DELETE: run DELETE, POST, GET.
+    let b = bundle(
+        "transaction",
+        vec![
+            entry("GET", &format!("Patient?identifier={NHS}|9991000011"), None),
+            entry("POST", "Patient", Some(patient("9991000011"))),
+            entry("DELETE", &format!("Patient/{old}"), None),
+        ],
+    );
+    let r = post_bundle(&srv, &b).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        statuses(&r),
+        vec!["200 OK", "201 Created", "204 No Content"]
+    );
+    let search = &r.json()["entry"][0]["resource"];
+    assert_eq!(search["type"], "searchset");
+    assert_eq!(search["total"], 1);
+    let new_id = id_of(&r.json()["entry"][1]["response"]["location"]);
+    assert_eq!(search["entry"][0]["resource"]["id"], new_id.as_str());
+});
+
+storage_test!(conditional_entries_and_references_resolve, |srv| {
+    let gp = srv.create(&json!({"resourceType": "Practitioner", "identifier": [{"system": "https://fhir.nhs.uk/Id/sds-user-id", "value": "G123"}]})).await;
+    let existing = srv.create(&patient("9991000011")).await;
+    let b = bundle(
+        "transaction",
+        vec![
+            // Finds the existing patient: nothing written, references follow it.
+            json!({"fullUrl": "urn:uuid:0c3b7a2e-1111-4b7e-9c1e-00000000000a",
+               "request": {"method": "POST", "url": "Patient", "ifNoneExist": format!("identifier={NHS}|9991000011")},
+               "resource": patient("9991000011")}),
+            entry(
+                "POST",
+                "Observation",
+                Some(observation_of(
+                    "urn:uuid:0c3b7a2e-1111-4b7e-9c1e-00000000000a",
+                )),
+            ),
+            // An upsert keyed by NHS number that creates, referenced by criteria.
+            entry(
+                "PUT",
+                &format!("Patient?identifier={NHS}|9991000022"),
+                Some(patient("9991000022")),
+            ),
+            entry(
+                "POST",
+                "Observation",
+                Some({
+                    let mut o = observation_of(&format!("Patient?identifier={NHS}|9991000022"));
+                    o["performer"] = json!([{"reference": "Practitioner?identifier=https://fhir.nhs.uk/Id/sds-user-id|G123"}]);
+                    o
+                }),
+            ),
+        ],
+    );
+    let r = post_bundle(&srv, &b).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        statuses(&r),
+        vec!["200 OK", "201 Created", "201 Created", "201 Created"]
+    );
+    let body = r.json();
+    assert_eq!(id_of(&body["entry"][0]["response"]["location"]), existing);
+    assert_eq!(body["entry"][0]["response"]["etag"], "W/\"1\"");
+    let o1 = srv
+        .get(&format!(
+            "Observation/{}",
+            id_of(&body["entry"][1]["response"]["location"])
+        ))
+        .await
+        .json();
+    assert_eq!(o1["subject"]["reference"], format!("Patient/{existing}"));
+    let upserted = id_of(&body["entry"][2]["response"]["location"]);
+    let o2 = srv
+        .get(&format!(
+            "Observation/{}",
+            id_of(&body["entry"][3]["response"]["location"])
+        ))
+        .await
+        .json();
+    assert_eq!(o2["subject"]["reference"], format!("Patient/{upserted}"));
+    assert_eq!(
+        o2["performer"][0]["reference"],
+        format!("Practitioner/{gp}")
+    );
+    // Run again: the upsert now updates the same patient, with no new version.
+    let again = post_bundle(
+        &srv,
+        &bundle(
+            "transaction",
+            vec![entry(
+                "PUT",
+                &format!("Patient?identifier={NHS}|9991000022"),
+                Some(patient("9991000022")),
+            )],
+        ),
+    )
+    .await;
+    assert_eq!(statuses(&again), vec!["200 OK"]);
+    assert_eq!(again.json()["entry"][0]["response"]["etag"], "W/\"1\"");
+});
+
+storage_test!(
+    unresolvable_and_ambiguous_references_fail_the_transaction,
+    |srv| {
+        let r = post_bundle(
+            &srv,
+            &bundle(
+                "transaction",
+                vec![
+                    entry("POST", "Patient", Some(patient("9991000011"))),
+                    entry(
+                        "POST",
+                        "Observation",
+                        Some(observation_of(&format!(
+                            "Patient?identifier={NHS}|9990000000"
+                        ))),
+                    ),
+                ],
+            ),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(r.text().contains("Bundle.entry[1]"));
+        let r = post_bundle(
+            &srv,
+            &bundle(
+                "transaction",
+                vec![entry(
+                    "POST",
+                    "Observation",
+                    Some(observation_of(
+                        "urn:uuid:0c3b7a2e-1111-4b7e-9c1e-0000000000ff",
+                    )),
+                )],
+            ),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.text());
+        srv.create(&patient("9991000033")).await;
+        srv.create(&patient("9991000033")).await;
+        let r = post_bundle(
+            &srv,
+            &bundle(
+                "transaction",
+                vec![entry(
+                    "POST",
+                    "Observation",
+                    Some(observation_of(&format!(
+                        "Patient?identifier={NHS}|9991000033"
+                    ))),
+                )],
+            ),
+        )
+        .await;
+        assert_eq!(r.status, 412, "{}", r.text());
+        assert_eq!(srv.version_count().await, 2);
+    }
+);
+
+storage_test!(entries_touching_one_resource_twice_are_refused, |srv| {
+    let r = post_bundle(
+        &srv,
+        &bundle(
+            "transaction",
+            vec![
+                entry(
+                    "PUT",
+                    "Patient/twice",
+                    Some(with_id(patient("9991000011"), "twice")),
+                ),
+                entry("DELETE", "Patient/twice", None),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(srv.version_count().await, 0);
+});
+
+storage_test!(conditional_read_headers_and_if_match_in_entries, |srv| {
+    let id = srv.create(&patient("9991000011")).await;
+    let b = bundle(
+        "transaction",
+        vec![
+            json!({"request": {"method": "GET", "url": format!("Patient/{id}"), "ifNoneMatch": "W/\"1\""}}),
+            json!({"request": {"method": "GET", "url": format!("Patient/{id}"), "ifModifiedSince": "2001-01-01T00:00:00Z"}}),
+            json!({"request": {"method": "PUT", "url": format!("Patient/{id}"), "ifMatch": "W/\"1\""},
+               "resource": {"resourceType": "Patient", "id": id, "active": true}}),
+        ],
+    );
+    let r = post_bundle(&srv, &b).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Reads run after the update, so the If-None-Match names an older version.
+    assert_eq!(statuses(&r), vec!["200 OK", "200 OK", "200 OK"]);
+    let body = r.json();
+    assert_eq!(body["entry"][0]["resource"]["active"], true);
+    assert_eq!(body["entry"][2]["response"]["etag"], "W/\"2\"");
+    let b = bundle(
+        "batch",
+        vec![
+            json!({"request": {"method": "GET", "url": format!("Patient/{id}"), "ifNoneMatch": "W/\"2\""}}),
+        ],
+    );
+    assert_eq!(
+        statuses(&post_bundle(&srv, &b).await),
+        vec!["304 Not Modified"]
+    );
+});
+
+storage_test!(patch_entries_apply_inside_the_transaction, |srv| {
+    let id = srv.create(&patient("9991000011")).await;
+    let json_patch = json!([{"op": "add", "path": "/active", "value": true}]).to_string();
+    let data = openssl::base64::encode_block(json_patch.as_bytes());
+    let b = bundle(
+        "transaction",
+        vec![
+            entry(
+                "PATCH",
+                &format!("Patient/{id}"),
+                Some(
+                    json!({"resourceType": "Binary", "contentType": "application/json-patch+json", "data": data}),
+                ),
+            ),
+            entry(
+                "PATCH",
+                &format!("Patient?identifier={NHS}|9991000011"),
+                Some(
+                    json!({"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
+            {"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "Patient.gender"}, {"name": "value", "valueCode": "female"}]}]}),
+                ),
+            ),
+        ],
+    );
+    let r = post_bundle(&srv, &b).await;
+    // Both entries name the same patient: a transaction touches a resource once.
+    assert_eq!(r.status, 400, "{}", r.text());
+    let b = bundle("transaction", vec![b["entry"][0].clone()]);
+    let r = post_bundle(&srv, &b).await;
+    assert_eq!(statuses(&r), vec!["200 OK"], "{}", r.text());
+    let b = bundle(
+        "transaction",
+        vec![entry(
+            "PATCH",
+            &format!("Patient?identifier={NHS}|9991000011"),
+            Some(
+                json!({"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
+            {"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "Patient.gender"}, {"name": "value", "valueCode": "female"}]}]}),
+            ),
+        )],
+    );
+    let r = post_bundle(&srv, &b).await;
+    assert_eq!(statuses(&r), vec!["200 OK"], "{}", r.text());
+    let now = srv.get(&format!("Patient/{id}")).await.json();
+    assert_eq!(
+        (now["active"].as_bool(), now["gender"].as_str()),
+        (Some(true), Some("female"))
+    );
+    assert_eq!(now["meta"]["versionId"], "3");
+});
+
+storage_test!(batch_entries_succeed_and_fail_independently, |srv| {
+    let b = bundle(
+        "batch",
+        vec![
+            entry("POST", "Patient", Some(patient("9991000011"))),
+            entry("GET", "Patient/nobody", None),
+            entry(
+                "PUT",
+                "Patient/x1",
+                Some(with_id(patient("9991000022"), "other")),
+            ),
+            entry(
+                "POST",
+                "Observation",
+                Some(observation_of(
+                    "urn:uuid:0c3b7a2e-1111-4b7e-9c1e-000000000001",
+                )),
+            ),
+            entry("FETCH", "Patient", None),
+            entry(
+                "PUT",
+                "Patient/x2",
+                Some(with_id(patient("9991000033"), "x2")),
+            ),
+        ],
+    );
+    let r = post_bundle(&srv, &b).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["type"], "batch-response");
+    assert_eq!(
+        statuses(&r),
+        vec![
+            "201 Created",
+            "404 Not Found",
+            "400 Bad Request",
+            "400 Bad Request",
+            "400 Bad Request",
+            "201 Created"
+        ]
+    );
+    assert_eq!(
+        body["entry"][1]["response"]["outcome"]["resourceType"],
+        "OperationOutcome"
+    );
+    assert_eq!(srv.get("Patient").await.json()["total"], 2);
+});
+
+storage_test!(bundles_of_other_types_and_xml_transactions, |srv| {
+    let r = post_bundle(&srv, &bundle("collection", vec![])).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let xml = r#"<Bundle xmlns="http://hl7.org/fhir"><type value="transaction"/><entry><fullUrl value="urn:uuid:0c3b7a2e-1111-4b7e-9c1e-000000000001"/><resource><Patient><active value="true"/></Patient></resource><request><method value="POST"/><url value="Patient"/></request></entry></Bundle>"#;
+    let r = srv
+        .send(
+            "POST",
+            "",
+            &[
+                ("Content-Type", "application/fhir+xml"),
+                ("Accept", "application/fhir+xml"),
+            ],
+            Some(xml.as_bytes().to_vec()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("transaction-response"), "{}", r.text());
+    assert!(r.text().contains("201 Created"), "{}", r.text());
+});
+
+storage_test!(prefer_representation_returns_the_written_resources, |srv| {
+    let b = bundle(
+        "transaction",
+        vec![entry("POST", "Patient", Some(patient("9991000011")))],
+    );
+    let r = srv
+        .send_json("POST", "", &[("Prefer", "return=minimal")], &b)
+        .await;
+    assert!(r.json()["entry"][0].get("resource").is_none());
+    let r = srv
+        .send_json("POST", "", &[("Prefer", "return=representation")], &b)
+        .await;
+    assert_eq!(r.json()["entry"][0]["resource"]["meta"]["versionId"], "1");
+});
