@@ -9,6 +9,7 @@ mod create;
 mod delete;
 mod error;
 mod error_format;
+mod everything;
 mod history;
 mod negotiate;
 mod patch;
@@ -56,6 +57,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/_history")
                     .route(web::get().to(history::system))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/{type}/$everything")
+                    .route(web::get().to(everything::type_level))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/{type}/{id}/$everything")
+                    .route(web::get().to(everything::instance))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

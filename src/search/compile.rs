@@ -148,7 +148,7 @@ pub fn compile_referencing(
 }
 
 /// ` AND col IN (?, …)`; an empty list matches nothing.
-fn in_list(q: &mut Query, column: &str, binds: impl Iterator<Item = Bind>) {
+pub fn in_list(q: &mut Query, column: &str, binds: impl Iterator<Item = Bind>) {
     let mut first = true;
     for b in binds {
         q.push(if first { " AND " } else { ", " });

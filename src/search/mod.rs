@@ -8,6 +8,7 @@
 
 mod access;
 mod compile;
+mod everything;
 mod execute;
 mod extract;
 pub mod fhirpath;
@@ -23,11 +24,13 @@ pub use compile::{
     compile_by_ids, compile_by_keys, compile_count, compile_keys, compile_page,
     compile_referencing, compile_snapshot_page, compile_targets,
 };
+pub use everything::{everything, Everything, Page};
 pub use execute::{run, run_in, NextPage, SearchResult};
 pub use extract::index_rows;
 pub use hash::param_hash;
 pub use parse::{
-    parse_conditional, parse_search, Clause, Include, SearchPlan, Total, MAX_ITERATE, SYSTEM,
+    parse_conditional, parse_search, Clause, Include, SearchPlan, Total, DEFAULT_COUNT, MAX_COUNT,
+    MAX_ITERATE, SYSTEM,
 };
 pub use reindex::{load_custom_parameters, reindex};
 

@@ -10,6 +10,7 @@ mod conformance;
 mod create;
 mod delete;
 mod errors;
+mod everything;
 mod formats;
 mod history;
 mod patch;

@@ -1,0 +1,97 @@
+//! `Patient/[id]/$everything` and `Patient/$everything` (patient-operation-everything.html):
+//! the patient, every resource in their compartment, and the resources those reference
+//! (Practitioners, Organizations, Medications, …), as one key-ordered set read a page at a
+//! time. Each page is one statement with a cursor, so memory is bounded by the page size
+//! however many resources the patient has.
+
+use super::access::Access;
+use super::compile::{in_list, CURRENT_COLUMNS};
+use crate::store::{Bind, Query, Store, StoreError, StoredVersion};
+
+#[derive(Debug, Clone, Default)]
+pub struct Everything {
+    /// One patient, or every patient when `None`.
+    pub patient: Option<String>,
+    /// `start` and `end`: compartment resources whose indexed dates all fall outside
+    /// [start, end) are left out; those without dates stay.
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    /// `_since`: only resources last updated at or after this instant.
+    pub since: Option<i64>,
+    /// `_type`: only these types (all when empty).
+    pub types: Vec<String>,
+    pub count: i64,
+    /// The cursor: resources after this key.
+    pub after: Option<i64>,
+}
+
+pub struct Page {
+    pub resources: Vec<StoredVersion>,
+    /// The key the next page starts after.
+    pub next: Option<i64>,
+}
+
+pub fn everything(store: &Store, e: &Everything, access: &Access) -> Result<Page, StoreError> {
+    let mut found = store.read(|tx| tx.search(&compile_everything(e, access)))?;
+    let more = found.len() as i64 > e.count;
+    found.truncate(e.count as usize);
+    let next = found.last().filter(|_| more).map(|v| v.seq);
+    Ok(Page {
+        resources: found,
+        next,
+    })
+}
+
+/// The patients and their in-scope compartment members, as a subquery of keys.
+fn core(e: &Everything, q: &mut Query) {
+    q.push("SELECT p.pk FROM resource p WHERE p.res_type = ?")
+        .bind(Bind::Text("Patient".into()));
+    if let Some(id) = &e.patient {
+        q.push(" AND p.res_id = ?").bind(Bind::Text(id.clone()));
+    }
+    q.push(" UNION SELECT m.res_pk FROM compartment_member m WHERE 1 = 1");
+    if let Some(id) = &e.patient {
+        q.push(" AND m.compartment = ?")
+            .bind(Bind::Text(id.clone()));
+    }
+    if e.start.is_some() || e.end.is_some() {
+        q.push(
+            " AND (NOT EXISTS (SELECT 1 FROM idx_date d WHERE d.res_pk = m.res_pk) \
+             OR EXISTS (SELECT 1 FROM idx_date d WHERE d.res_pk = m.res_pk AND d.high > ? AND d.low < ?))",
+        )
+        .bind(Bind::Int(e.start.unwrap_or(i64::MIN)))
+        .bind(Bind::Int(e.end.unwrap_or(i64::MAX)));
+    }
+}
+
+pub fn compile_everything(e: &Everything, access: &Access) -> Query {
+    let mut q = Query::new(format!(
+        "SELECT {CURRENT_COLUMNS} FROM resource r JOIN resource_version v ON v.res_pk = r.pk \
+         AND v.version_id = r.version_id WHERE r.deleted = ? AND r.pk IN ("
+    ));
+    q.bind(Bind::Bool(false));
+    core(e, &mut q);
+    q.push(
+        " UNION SELECT t.pk FROM idx_reference x JOIN resource t \
+         ON t.res_type = x.target_type AND t.res_id = x.target_id WHERE x.res_pk IN (",
+    );
+    core(e, &mut q);
+    q.push("))");
+    if let Some(after) = e.after {
+        q.push(" AND r.pk > ?").bind(Bind::Int(after));
+    }
+    if let Some(since) = e.since {
+        q.push(" AND r.last_updated >= ?").bind(Bind::Int(since));
+    }
+    if !e.types.is_empty() {
+        in_list(
+            &mut q,
+            "r.res_type",
+            e.types.iter().map(|t| Bind::Text(t.clone())),
+        );
+    }
+    access.restrict(&mut q, "r");
+    q.push(" ORDER BY r.pk LIMIT ?")
+        .bind(Bind::Int(e.count + 1));
+    q
+}

@@ -1,0 +1,215 @@
+//! Patient/$everything (patient-operation-everything.html): completeness, the referenced
+//! resources, start/end, _since, _type, and paging with no gaps or repeats.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::fixtures::patient;
+use crate::helpers::TestServer;
+use crate::storage_test;
+
+/// Every resource of every page, following next links from `path`.
+async fn walk(srv: &TestServer, path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut url = srv.url(path);
+    loop {
+        let r = srv.get(url.trim_start_matches(&srv.base)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let b = r.json();
+        assert_eq!(b["type"], "searchset");
+        for e in b["entry"].as_array().into_iter().flatten() {
+            out.push(format!(
+                "{}/{}",
+                e["resource"]["resourceType"].as_str().unwrap_or(""),
+                e["resource"]["id"].as_str().unwrap_or("")
+            ));
+        }
+        let next = b["link"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|l| l["relation"] == "next");
+        match next.and_then(|l| l["url"].as_str()) {
+            Some(n) => url = n.to_string(),
+            None => return out,
+        }
+    }
+}
+
+fn set(v: &[String]) -> BTreeSet<String> {
+    v.iter().cloned().collect()
+}
+
+struct Record {
+    patient: String,
+    expected: BTreeSet<String>,
+    old_obs: String,
+    new_obs: String,
+    condition: String,
+}
+
+async fn record(srv: &TestServer) -> Record {
+    let org = srv
+        .create(&json!({"resourceType": "Organization", "name": "Riverside GP"}))
+        .await;
+    let pr = srv
+        .create(&json!({"resourceType": "Practitioner", "name": [{"family": "Okafor"}]}))
+        .await;
+    let med = srv
+        .create(&json!({"resourceType": "Medication", "code": {"text": "Sertraline 50mg"}}))
+        .await;
+    let mut p = patient("9991000011");
+    p["managingOrganization"] = json!({"reference": format!("Organization/{org}")});
+    p["generalPractitioner"] = json!([{"reference": format!("Practitioner/{pr}")}]);
+    let pid = srv.create(&p).await;
+    let obs = |date: &str| {
+        json!({"resourceType": "Observation", "status": "final", "code": {"text": "PHQ-9"},
+        "subject": {"reference": format!("Patient/{pid}")}, "performer": [{"reference": format!("Practitioner/{pr}")}],
+        "effectiveDateTime": date, "valueInteger": 12})
+    };
+    let old_obs = srv.create(&obs("2020-03-01")).await;
+    let new_obs = srv.create(&obs("2023-06-01")).await;
+    let condition = srv
+        .create(
+            &json!({"resourceType": "Condition", "subject": {"reference": format!("Patient/{pid}")},
+        "code": {"text": "Depression"}, "onsetDateTime": "2021-01-01"}),
+        )
+        .await;
+    let plan = srv
+        .create(
+            &json!({"resourceType": "CarePlan", "status": "active", "intent": "plan",
+        "subject": {"reference": format!("Patient/{pid}")}}),
+        )
+        .await;
+    let ms = srv.create(&json!({"resourceType": "MedicationStatement", "status": "active",
+        "medicationReference": {"reference": format!("Medication/{med}")}, "subject": {"reference": format!("Patient/{pid}")}})).await;
+    // Someone else's record stays out.
+    let other = srv.create(&patient("9991000022")).await;
+    srv.create(
+        &json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+        "subject": {"reference": format!("Patient/{other}")}}),
+    )
+    .await;
+    let expected = [
+        format!("Patient/{pid}"),
+        format!("Organization/{org}"),
+        format!("Practitioner/{pr}"),
+        format!("Medication/{med}"),
+        format!("Observation/{old_obs}"),
+        format!("Observation/{new_obs}"),
+        format!("Condition/{condition}"),
+        format!("CarePlan/{plan}"),
+        format!("MedicationStatement/{ms}"),
+    ]
+    .into_iter()
+    .collect();
+    Record {
+        patient: pid,
+        expected,
+        old_obs,
+        new_obs,
+        condition,
+    }
+}
+
+storage_test!(everything_holds_the_record_and_what_it_references, |srv| {
+    let rec = record(&srv).await;
+    let all = walk(&srv, &format!("Patient/{}/$everything", rec.patient)).await;
+    assert_eq!(all.len(), rec.expected.len(), "{all:?}");
+    assert_eq!(set(&all), rec.expected);
+    let first = srv
+        .get(&format!("Patient/{}/$everything", rec.patient))
+        .await
+        .json();
+    assert_eq!(first["total"], rec.expected.len());
+});
+
+storage_test!(everything_pages_without_gaps_or_repeats, |srv| {
+    let rec = record(&srv).await;
+    let paged = walk(
+        &srv,
+        &format!("Patient/{}/$everything?_count=2", rec.patient),
+    )
+    .await;
+    assert_eq!(paged.len(), rec.expected.len(), "{paged:?}");
+    assert_eq!(set(&paged), rec.expected);
+    let first = srv
+        .get(&format!("Patient/{}/$everything?_count=2", rec.patient))
+        .await
+        .json();
+    assert_eq!(first["entry"].as_array().map(Vec::len), Some(2));
+});
+
+storage_test!(everything_filters_by_care_dates_type_and_since, |srv| {
+    let rec = record(&srv).await;
+    let from_2022 = set(&walk(
+        &srv,
+        &format!("Patient/{}/$everything?start=2022-01-01", rec.patient),
+    )
+    .await);
+    assert!(!from_2022.contains(&format!("Observation/{}", rec.old_obs)));
+    assert!(!from_2022.contains(&format!("Condition/{}", rec.condition)));
+    assert!(from_2022.contains(&format!("Observation/{}", rec.new_obs)));
+    assert!(from_2022.contains(&format!("Patient/{}", rec.patient)));
+    let to_2020 = set(&walk(
+        &srv,
+        &format!("Patient/{}/$everything?end=2020-12-31", rec.patient),
+    )
+    .await);
+    assert!(to_2020.contains(&format!("Observation/{}", rec.old_obs)));
+    assert!(!to_2020.contains(&format!("Observation/{}", rec.new_obs)));
+    let typed = walk(
+        &srv,
+        &format!(
+            "Patient/{}/$everything?_type=Observation,Patient",
+            rec.patient
+        ),
+    )
+    .await;
+    assert_eq!(typed.len(), 3, "{typed:?}");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let mark = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let mut changed: Value = srv
+        .get(&format!("Observation/{}", rec.new_obs))
+        .await
+        .json();
+    changed["valueInteger"] = json!(4);
+    assert_eq!(
+        srv.put(&format!("Observation/{}", rec.new_obs), &changed)
+            .await
+            .status,
+        200
+    );
+    let since = walk(
+        &srv,
+        &format!(
+            "Patient/{}/$everything?_since={}",
+            rec.patient,
+            mark.replace('+', "%2B")
+        ),
+    )
+    .await;
+    assert_eq!(since, vec![format!("Observation/{}", rec.new_obs)]);
+});
+
+storage_test!(everything_for_all_patients_and_errors, |srv| {
+    let rec = record(&srv).await;
+    let all = walk(&srv, "Patient/$everything?_type=Patient").await;
+    assert_eq!(all.len(), 2);
+    assert_eq!(srv.get("Patient/nobody/$everything").await.status, 404);
+    assert_eq!(srv.get("Observation/$everything").await.status, 404);
+    assert_eq!(
+        srv.get(&format!("Patient/{}/$everything?start=soon", rec.patient))
+            .await
+            .status,
+        400
+    );
+    srv.delete(&format!("Patient/{}", rec.patient)).await;
+    assert_eq!(
+        srv.get(&format!("Patient/{}/$everything", rec.patient))
+            .await
+            .status,
+        410
+    );
+});
