@@ -56,6 +56,8 @@ enum Command {
     Bench(carebridge::bench::BenchArgs),
     /// Generate patients with observations, then measure search workloads against them.
     BenchSearch(carebridge::bench::SearchBenchArgs),
+    /// Measure transaction ingest and Patient/$everything against a server it starts itself.
+    BenchTransaction(carebridge::bench::TransactionBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
             .map(|n| log::info!("reindexed {n} resources")),
         Command::Bench(args) => carebridge::bench::run(args),
         Command::BenchSearch(args) => carebridge::bench::run_search(args),
+        Command::BenchTransaction(args) => carebridge::bench::run_transaction(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

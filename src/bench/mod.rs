@@ -8,8 +8,10 @@
 mod client;
 mod search;
 mod stats;
+mod transaction;
 
 pub use search::{run as run_search, SearchBenchArgs};
+pub use transaction::{run as run_transaction, TransactionBenchArgs};
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
