@@ -18,6 +18,7 @@ pub mod bench;
 pub mod fhir;
 pub mod interaction;
 pub mod patch;
+pub mod profile;
 pub mod rest;
 pub mod search;
 pub mod server;

@@ -40,6 +40,12 @@ enum Command {
         /// Database connections in the pool (default: 4 for SQLite, 16 for PostgreSQL).
         #[arg(long, env = "CAREBRIDGE_POOL_SIZE")]
         pool_size: Option<u32>,
+        /// Refuse creates and updates that break a profile they claim in meta.profile.
+        #[arg(long, env = "CAREBRIDGE_ENFORCE_PROFILES")]
+        enforce_profiles: bool,
+        /// A profile every resource of a type must meet when enforcing: TYPE=URL, repeatable.
+        #[arg(long = "default-profile", value_name = "TYPE=URL")]
+        default_profiles: Vec<String>,
     },
     /// Create the database if needed and apply pending migrations.
     Migrate {
@@ -71,16 +77,29 @@ fn main() -> ExitCode {
             body_limit,
             workers,
             pool_size,
-        } => {
-            let cfg = ServerConfig {
-                base_url,
-                body_limit,
-                workers,
-                pool_size,
-                ..ServerConfig::new(listen, database)
-            };
-            serve(cfg)
-        }
+            enforce_profiles,
+            default_profiles,
+        } => default_profiles
+            .iter()
+            .map(|d| {
+                d.split_once('=')
+                    .map(|(t, u)| (t.to_string(), u.to_string()))
+                    .ok_or_else(|| format!("--default-profile '{d}' is not TYPE=URL"))
+            })
+            .collect::<Result<_, _>>()
+            .and_then(|defaults: std::collections::HashMap<String, String>| {
+                serve(ServerConfig {
+                    base_url,
+                    body_limit,
+                    workers,
+                    pool_size,
+                    profiles: carebridge::profile::Policy {
+                        enforce: enforce_profiles || !defaults.is_empty(),
+                        defaults,
+                    },
+                    ..ServerConfig::new(listen, database)
+                })
+            }),
         Command::Migrate { database } => Store::open(&database, Some(1))
             .map(|s| log::info!("{} database is migrated", s.backend_name()))
             .map_err(|e| e.to_string()),

@@ -6,6 +6,7 @@ use std::net::{SocketAddr, TcpListener};
 use actix_web::middleware::{from_fn, Logger};
 use actix_web::{web, App, HttpServer};
 
+use crate::profile::{Policy, Profiles};
 use crate::rest::{errors_in_requested_format, routes, AppState};
 use crate::store::Store;
 
@@ -25,6 +26,8 @@ pub struct ServerConfig {
     pub workers: Option<usize>,
     /// Database connections; by default 4 for SQLite, 16 for PostgreSQL.
     pub pool_size: Option<u32>,
+    /// Profiles that create and update enforce.
+    pub profiles: Policy,
 }
 
 impl ServerConfig {
@@ -36,6 +39,7 @@ impl ServerConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             workers: None,
             pool_size: None,
+            profiles: Policy::default(),
         }
     }
 }
@@ -49,6 +53,19 @@ pub struct Running {
 
 /// Opens the store and binds; the caller awaits `server` inside an actix/tokio runtime.
 pub fn start(cfg: &ServerConfig) -> std::io::Result<Running> {
+    // Refuse to start on profiles that do not load, rather than validate against fewer.
+    Profiles::builtin().map_err(std::io::Error::other)?;
+    for (rt, url) in &cfg.profiles.defaults {
+        if Profiles::builtin()
+            .ok()
+            .and_then(|p| p.get(url))
+            .is_none_or(|s| s.res_type != *rt)
+        {
+            return Err(std::io::Error::other(format!(
+                "default profile {url} for {rt} is not a {rt} profile this server holds"
+            )));
+        }
+    }
     let store = Store::open(&cfg.database_url, cfg.pool_size)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let custom = crate::search::load_custom_parameters(&store)
@@ -68,6 +85,7 @@ pub fn start(cfg: &ServerConfig) -> std::io::Result<Running> {
         store,
         base_url: base_url.clone(),
         body_limit: cfg.body_limit,
+        profiles: cfg.profiles.clone(),
     });
     let mut server = HttpServer::new(move || {
         App::new()

@@ -39,6 +39,8 @@ pub enum IssueType {
     Exception,
     Transient,
     Informational,
+    CodeInvalid,
+    Invariant,
 }
 
 impl IssueType {
@@ -58,6 +60,8 @@ impl IssueType {
             IssueType::TooLong => "too-long",
             IssueType::Exception => "exception",
             IssueType::Transient => "transient",
+            IssueType::CodeInvalid => "code-invalid",
+            IssueType::Invariant => "invariant",
             IssueType::Informational => "informational",
         }
     }

@@ -9,6 +9,7 @@ use super::update::update;
 use super::{InteractionError, Written};
 use crate::fhir::{Issue, IssueType};
 use crate::patch::{Patch, PatchError};
+use crate::profile::Policy;
 use crate::search::{Access, SearchPlan};
 use crate::store::Tx;
 
@@ -18,6 +19,7 @@ pub fn patch(
     res_id: &str,
     patch: &Patch,
     if_match: Option<i64>,
+    policy: &Policy,
 ) -> Result<Written, InteractionError> {
     let address = format!("{res_type}/{res_id}");
     let current = tx
@@ -30,6 +32,9 @@ pub fn patch(
     let value: Value = serde_json::from_str(content)
         .map_err(|e| InteractionError::Store(crate::store::StoreError::Internal(e.to_string())))?;
     let patched = patch.apply(&value)?;
+    policy
+        .enforce(&patched)
+        .map_err(InteractionError::Unprocessable)?;
     let incoming = Incoming::new(res_type, patched);
     update(tx, res_type, res_id, &incoming, if_match)
 }
@@ -40,9 +45,10 @@ pub fn conditional_patch(
     res_type: &str,
     plan: &SearchPlan,
     p: &Patch,
+    policy: &Policy,
 ) -> Result<Written, InteractionError> {
     match resolve_one(tx, plan, &Access::Unrestricted)? {
-        Matches::One(found) => patch(tx, res_type, &found.res_id, p, None),
+        Matches::One(found) => patch(tx, res_type, &found.res_id, p, None, policy),
         Matches::None => Err(InteractionError::NotFound(format!(
             "{res_type} matching the criteria"
         ))),

@@ -38,6 +38,10 @@ pub async fn create(
         None => None,
     };
     let resource = read_resource(&req, payload, state.body_limit, rt.as_str()).await?;
+    state
+        .profiles
+        .enforce(&resource)
+        .map_err(RestError::Unprocessable)?;
     let store = state.store.clone();
     let isolation = if if_none_exist.is_some() {
         Isolation::Serializable

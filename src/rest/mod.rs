@@ -19,6 +19,7 @@ mod respond;
 mod search;
 pub mod transaction;
 mod update;
+mod validate;
 
 use actix_web::web;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub base_url: String,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// The profiles create and update enforce.
+    pub profiles: crate::profile::Policy,
 }
 
 /// The route table: every interaction the server offers, under the FHIR base `/fhir`.
@@ -62,6 +65,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/{type}/$everything")
                     .route(web::get().to(everything::type_level))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/{type}/$validate")
+                    .route(web::post().to(validate::type_level))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/{type}/{id}/$validate")
+                    .route(web::get().to(validate::instance))
+                    .route(web::post().to(validate::instance))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

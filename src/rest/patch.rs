@@ -31,10 +31,11 @@ pub async fn patch(
     let if_match = if_match(&req)?;
     let doc = read_patch(&req, payload, state.body_limit).await?;
     let store = state.store.clone();
+    let policy = state.profiles.clone();
     let w = blocking(move || {
         store
             .write(Isolation::Plain, |tx| {
-                interaction::patch(tx, rt.as_str(), id.as_str(), &doc, if_match)
+                interaction::patch(tx, rt.as_str(), id.as_str(), &doc, if_match, &policy)
             })
             .map_err(RestError::from)
     })
@@ -55,10 +56,11 @@ pub async fn conditional_patch(
     let plan = parse_conditional(rt.as_str(), &criteria(&q), &state.base_url)?;
     let doc = read_patch(&req, payload, state.body_limit).await?;
     let store = state.store.clone();
+    let policy = state.profiles.clone();
     let w = blocking(move || {
         store
             .write(Isolation::Serializable, |tx| {
-                interaction::conditional_patch(tx, rt.as_str(), &plan, &doc)
+                interaction::conditional_patch(tx, rt.as_str(), &plan, &doc, &policy)
             })
             .map_err(RestError::from)
     })

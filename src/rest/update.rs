@@ -27,6 +27,10 @@ pub async fn update(
     let prefer = prefer(&req);
     let if_match = if_match(&req)?;
     let resource = read_resource(&req, payload, state.body_limit, rt.as_str()).await?;
+    state
+        .profiles
+        .enforce(&resource)
+        .map_err(RestError::Unprocessable)?;
     match resource.get("id").and_then(Value::as_str) {
         Some(body_id) if body_id == id.as_str() => {}
         Some(body_id) => {
@@ -73,6 +77,10 @@ pub async fn conditional_update(
     let prefer = prefer(&req);
     let plan = parse_conditional(rt.as_str(), &criteria(&q), &state.base_url)?;
     let resource = read_resource(&req, payload, state.body_limit, rt.as_str()).await?;
+    state
+        .profiles
+        .enforce(&resource)
+        .map_err(RestError::Unprocessable)?;
     let store = state.store.clone();
     let w = blocking(move || {
         let incoming = Incoming::new(rt.as_str(), resource);

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use awc::http::header::HeaderMap;
 use awc::http::Method;
+use carebridge::profile::Policy;
 use carebridge::server::{start, ServerConfig};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
@@ -32,6 +33,29 @@ macro_rules! storage_test {
             #[actix_rt::test]
             async fn postgres() {
                 let Some($srv) = $crate::helpers::TestServer::postgres(module_path!()).await else {
+                    return;
+                };
+                $body
+            }
+        }
+    };
+    // The same, with the server enforcing profiles.
+    ($name:ident, profiles = $policy:expr, |$srv:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[actix_rt::test]
+            async fn sqlite() {
+                let $srv = $crate::helpers::TestServer::sqlite_with($policy).await;
+                $body
+            }
+
+            #[actix_rt::test]
+            async fn postgres() {
+                let Some($srv) =
+                    $crate::helpers::TestServer::postgres_with(module_path!(), $policy).await
+                else {
                     return;
                 };
                 $body
@@ -105,13 +129,21 @@ impl Resp {
 
 impl TestServer {
     pub async fn sqlite() -> TestServer {
+        TestServer::sqlite_with(Policy::default()).await
+    }
+
+    pub async fn sqlite_with(profiles: Policy) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("carebridge.db").display());
-        TestServer::launch(url, Database::Sqlite(dir))
+        TestServer::launch(url, Database::Sqlite(dir), profiles)
     }
 
     /// `None`, with a note on stderr, when PostgreSQL is not configured.
     pub async fn postgres(test: &str) -> Option<TestServer> {
+        TestServer::postgres_with(test, Policy::default()).await
+    }
+
+    pub async fn postgres_with(test: &str, profiles: Policy) -> Option<TestServer> {
         let Ok(admin_url) = std::env::var(POSTGRES_VAR) else {
             // Written past the test harness's capture so the skip is visible in every run.
             let _ = writeln!(
@@ -133,14 +165,16 @@ impl TestServer {
         Some(TestServer::launch(
             url,
             Database::Postgres { admin_url, name },
+            profiles,
         ))
     }
 
-    fn launch(database_url: String, db: Database) -> TestServer {
+    fn launch(database_url: String, db: Database, profiles: Policy) -> TestServer {
         let cfg = ServerConfig {
             workers: Some(2),
             pool_size: Some(8),
             body_limit: 64 * 1024,
+            profiles,
             ..ServerConfig::new("127.0.0.1:0".parse().expect("addr"), database_url.clone())
         };
         let running = start(&cfg).expect("server starts");

@@ -22,3 +22,4 @@ mod search_results;
 mod store;
 mod transaction;
 mod update;
+mod validate;

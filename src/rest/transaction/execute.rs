@@ -41,6 +41,7 @@ impl Outcome {
 pub struct Context<'a> {
     pub base: &'a str,
     pub strict: bool,
+    pub policy: &'a crate::profile::Policy,
 }
 
 pub fn execute(
@@ -106,7 +107,7 @@ fn run(
         }
         Method::Patch => {
             let p = e.patch.as_ref().ok_or_else(missing)?;
-            let w = interaction::patch(tx, rt, id.ok_or_else(missing)?, p, e.if_match)?;
+            let w = interaction::patch(tx, rt, id.ok_or_else(missing)?, p, e.if_match, cx.policy)?;
             Ok(Outcome::of(StatusCode::OK, Some(w.version)))
         }
         Method::Get | Method::Head => read(tx, e, rt, cx),

@@ -23,6 +23,7 @@ use super::query::QueryParams;
 use super::{blocking, AppState};
 use crate::fhir::format::render as render_value;
 use crate::fhir::format::Format;
+use crate::profile::Policy;
 use crate::store::{Isolation, Store};
 use entry::{parse_entry, Entry};
 use execute::{execute, Context, Outcome};
@@ -43,7 +44,8 @@ pub async fn post(
     let bundle = parse_resource(&bytes, format, "Bundle")?;
     let store = state.store.clone();
     let base = state.base_url.clone();
-    let json = blocking(move || process(&store, &base, &bundle, prefer)).await?;
+    let policy = state.profiles.clone();
+    let json = blocking(move || process(&store, &base, &bundle, prefer, &policy)).await?;
     let body = if fmt.format == Format::Json && !fmt.pretty {
         json
     } else {
@@ -62,6 +64,7 @@ pub fn process(
     base: &str,
     bundle: &Value,
     prefer: Prefer,
+    policy: &Policy,
 ) -> Result<Vec<u8>, RestError> {
     let raw: &[Value] = bundle
         .get("entry")
@@ -69,7 +72,8 @@ pub fn process(
         .map_or(&[], Vec::as_slice);
     match bundle.get("type").and_then(Value::as_str) {
         Some("transaction") => {
-            let outcomes = transaction(store, base, raw, prefer).map_err(EntryError::into_rest)?;
+            let outcomes =
+                transaction(store, base, raw, prefer, policy).map_err(EntryError::into_rest)?;
             let items: Vec<Result<Outcome, RestError>> = outcomes.into_iter().map(Ok).collect();
             render::response_bundle("transaction-response", &items, base, prefer)
         }
@@ -77,7 +81,7 @@ pub fn process(
             let items: Vec<Result<Outcome, RestError>> = raw
                 .iter()
                 .enumerate()
-                .map(|(i, e)| batch_entry(store, base, i, e, prefer))
+                .map(|(i, e)| batch_entry(store, base, i, e, prefer, policy))
                 .collect();
             render::response_bundle("batch-response", &items, base, prefer)
         }
@@ -93,6 +97,7 @@ fn transaction(
     base: &str,
     raw: &[Value],
     prefer: Prefer,
+    policy: &Policy,
 ) -> Result<Vec<Outcome>, EntryError> {
     let entries = raw
         .iter()
@@ -103,6 +108,7 @@ fn transaction(
     let cx = Context {
         base,
         strict: prefer.strict,
+        policy,
     };
     let conditional = has_conditions(&entries);
     // Resolve and prepare outside the write lock; inside it, check nothing moved meanwhile.
@@ -111,7 +117,7 @@ fn transaction(
     } else {
         Resolution::default()
     };
-    let prepared = prepare(&entries, &fresh, &before)?;
+    let prepared = prepare(&entries, &fresh, &before, policy)?;
     let isolation = if conditional {
         Isolation::Serializable
     } else {
@@ -125,7 +131,7 @@ fn transaction(
         if now == before {
             execute(tx, &entries, &prepared, &cx)
         } else {
-            let redone = prepare(&entries, &fresh, &now)?;
+            let redone = prepare(&entries, &fresh, &now, policy)?;
             execute(tx, &entries, &redone, &cx)
         }
     })
@@ -138,6 +144,7 @@ fn batch_entry(
     index: usize,
     raw: &Value,
     prefer: Prefer,
+    policy: &Policy,
 ) -> Result<Outcome, RestError> {
     let e = parse_entry(index, raw, base)?;
     let one = std::slice::from_ref(&e);
@@ -145,10 +152,11 @@ fn batch_entry(
     let cx = Context {
         base,
         strict: prefer.strict,
+        policy,
     };
     let run = |tx: &mut dyn crate::store::Tx| -> Result<Outcome, EntryError> {
         let res = resolve(tx, one, base)?;
-        let prepared = prepare(one, &fresh, &res)?;
+        let prepared = prepare(one, &fresh, &res, policy)?;
         let mut out = execute(tx, one, &prepared, &cx)?;
         out.pop()
             .ok_or_else(|| EntryError::new(index, RestError::Internal("no outcome".into())))

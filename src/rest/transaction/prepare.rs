@@ -13,6 +13,7 @@ use super::references::rewrite;
 use super::resolve::Resolution;
 use crate::fhir::ResourceId;
 use crate::interaction::Incoming;
+use crate::profile::Policy;
 
 #[derive(Debug, Default)]
 pub struct Prepared {
@@ -35,6 +36,7 @@ pub fn prepare(
     entries: &[Entry],
     fresh: &HashMap<usize, ResourceId>,
     res: &Resolution,
+    policy: &Policy,
 ) -> Result<Prepared, EntryError> {
     let mut out = Prepared::default();
     let mut map: HashMap<String, String> = res
@@ -76,6 +78,9 @@ pub fn prepare(
         }
         let mut r: Value = resource.clone();
         rewrite(&mut r, &map).map_err(|m| EntryError::new(e.index, RestError::BadRequest(m)))?;
+        policy
+            .enforce(&r)
+            .map_err(|issues| EntryError::new(e.index, RestError::Unprocessable(issues)))?;
         out.incoming.insert(e.index, Incoming::new(rt.as_str(), r));
     }
     Ok(out)
