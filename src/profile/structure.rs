@@ -13,7 +13,9 @@ use super::terminology::Terminology;
 use crate::fhir::{Issue, IssueType};
 
 /// Invariants whose FHIRPath uses functions outside the evaluated subset, checked by code.
-const NATIVE: &[(&str, fn(&Value) -> bool)] = &[("cb-pat-1", nhs_numbers_valid)];
+const NATIVE: &[(&str, NativeCheck)] = &[("cb-pat-1", nhs_numbers_valid)];
+
+type NativeCheck = fn(&Value) -> bool;
 
 fn nhs_numbers_valid(patient: &Value) -> bool {
     patient
@@ -38,7 +40,7 @@ struct Step {
 }
 
 enum Check {
-    Native(fn(&Value) -> bool),
+    Native(NativeCheck),
     Path(Invariant),
 }
 
