@@ -11,8 +11,20 @@ import json
 model = json.load(open("profiles/r4-elements.json"))
 elements = model["elements"]
 
-INTERACTIONS = ["read", "vread", "update", "delete", "history-instance", "history-type",
-                "create", "search-type"]
+INTERACTIONS = ["read", "vread", "update", "patch", "delete", "history-instance",
+                "history-type", "create", "search-type"]
+
+# The server's own profiles (profiles/structure-definitions), by type.
+PROFILES = {rt: f"https://fhir.carebridge.example/StructureDefinition/Carebridge-{rt}"
+            for rt in ["Patient", "Observation", "CarePlan", "Consent", "RelatedPerson"]}
+
+
+def operations(rt):
+    ops = [{"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}]
+    if rt == "Patient":
+        ops.append({"name": "everything",
+                    "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"})
+    return ops
 
 
 definitions = json.load(open("profiles/search-parameters.json"))["parameter"]
@@ -54,6 +66,7 @@ resources = []
 for rt in sorted(model["resources"]):
     resources.append({
         "type": rt,
+        "supportedProfile": [PROFILES[rt]] if rt in PROFILES else [],
         "interaction": [{"code": c} for c in INTERACTIONS],
         "versioning": "versioned-update",
         "readHistory": True,
@@ -65,6 +78,7 @@ for rt in sorted(model["resources"]):
         "searchInclude": includes(rt),
         "searchRevInclude": revincludes(rt),
         "searchParam": search_params(rt),
+        "operation": operations(rt),
     })
     # FHIR JSON has no empty arrays.
     resources[-1] = {k: v for k, v in resources[-1].items() if v != []}
@@ -85,7 +99,8 @@ statement = {
     "rest": [{
         "mode": "server",
         "resource": resources,
-        "interaction": [{"code": "history-system"}, {"code": "search-system"}],
+        "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"},
+                        {"code": "search-system"}],
         "searchParam": [p for p in search_params("Resource")
                         if any(d["code"] == p["name"] and "Resource" in d["base"] for d in definitions)],
     }],

@@ -31,6 +31,15 @@ async fn probe(srv: &TestServer, rt: &str, interaction: &str) {
             .await
         }
         "delete" => srv.delete(&format!("{rt}/probe")).await,
+        "patch" => {
+            srv.send(
+                "PATCH",
+                &format!("{rt}/probe"),
+                &[("Content-Type", "application/json-patch+json")],
+                Some(b"[]".to_vec()),
+            )
+            .await
+        }
         "history-instance" => srv.get(&format!("{rt}/probe/_history")).await,
         "history-type" => srv.get(&format!("{rt}/_history")).await,
         "create" => srv.post(rt, &json!({"resourceType": rt})).await,
@@ -94,9 +103,31 @@ storage_test!(capability_statement_matches_the_server, |srv| {
                 .await;
             assert_eq!(res.status, 200, "{rt}?{name}: {}", res.text());
         }
+        for op in r["operation"].as_array().into_iter().flatten() {
+            let r = match op["name"].as_str().unwrap_or_default() {
+                "validate" => {
+                    srv.post(&format!("{rt}/$validate"), &json!({"resourceType": rt}))
+                        .await
+                }
+                "everything" => srv.get(&format!("{rt}/probe/$everything")).await,
+                other => panic!("operation {other} is declared but not probed"),
+            };
+            routed(&r, &format!("{rt} ${}", op["name"]));
+        }
+        for p in r["supportedProfile"].as_array().into_iter().flatten() {
+            let url = p.as_str().unwrap_or_default();
+            let r = srv
+                .post(
+                    &format!("{rt}/$validate?profile={url}"),
+                    &json!({"resourceType": rt}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{url}: {}", r.text());
+            assert!(!r.text().contains("not-supported"), "{url}: {}", r.text());
+        }
         // Not declared, so refused.
         assert_eq!(
-            srv.send("PATCH", &format!("{rt}/probe"), &[], None)
+            srv.send("POST", &format!("{rt}/probe"), &[], None)
                 .await
                 .status,
             405
@@ -105,6 +136,13 @@ storage_test!(capability_statement_matches_the_server, |srv| {
     for i in rest["interaction"].as_array().into_iter().flatten() {
         match i["code"].as_str().unwrap_or_default() {
             "history-system" => routed(&srv.get("_history").await, "history-system"),
+            kind @ ("transaction" | "batch") => {
+                let r = srv
+                    .post("", &json!({"resourceType": "Bundle", "type": kind}))
+                    .await;
+                assert_eq!(r.status, 200, "{kind}: {}", r.text());
+                assert_eq!(r.json()["type"], format!("{kind}-response"));
+            }
             "search-system" => {
                 for p in rest["searchParam"].as_array().into_iter().flatten() {
                     let name = p["name"].as_str().unwrap_or_default();
