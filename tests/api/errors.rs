@@ -89,7 +89,7 @@ storage_test!(unknown_resource_type_answers_404, |srv| {
 });
 
 storage_test!(unsupported_method_answers_405, |srv| {
-    let r = srv.send("PATCH", "Patient/p1", &[], None).await;
+    let r = srv.send("POST", "Patient/p1", &[], None).await;
     assert_eq!(r.status, 405);
     assert_eq!(r.issue().0, "not-supported");
     assert_eq!(srv.send("POST", "metadata", &[], None).await.status, 405);
