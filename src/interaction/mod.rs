@@ -16,7 +16,7 @@ mod version;
 pub use conditional::{
     conditional_delete, conditional_update, resolve_one, update_matched, Matches,
 };
-pub use create::{create, insert, Created};
+pub use create::{create, insert, insert_many, Created};
 pub use delete::{delete, Deleted};
 pub use error::InteractionError;
 pub use incoming::Incoming;

@@ -58,6 +58,17 @@ pub struct NewVersion<'a> {
     pub content: Option<&'a str>,
 }
 
+/// The first version of a new resource, written with others in one batch.
+#[derive(Debug, Clone)]
+pub struct NewResource<'a> {
+    pub res_type: &'a str,
+    pub res_id: &'a str,
+    pub last_updated: i64,
+    pub method: &'a str,
+    pub content: &'a str,
+    pub rows: &'a IndexRows,
+}
+
 /// Everything the index tables hold for one resource. Each row is written once for every
 /// patient compartment the resource is in (once with no compartment when it is in none), so
 /// patient-scoped searches are index seeks on (param, compartment, value).

@@ -7,7 +7,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{QueryableByName, RunQueryDsl};
 
 use super::sql::{Bind, Query, Statement};
-use super::{Head, HistoryQuery, IndexRows, NewVersion, StoreError, StoredVersion};
+use super::{Head, HistoryQuery, IndexRows, NewResource, NewVersion, StoreError, StoredVersion};
 
 /// One connection's worth of storage statements; inside `Store::write` all of them belong to
 /// one database transaction.
@@ -38,6 +38,9 @@ pub trait Tx {
         rows: &IndexRows,
         fresh: bool,
     ) -> Result<(), StoreError>;
+    /// Writes new resources (version 1 each) with their index rows in a few multi-row
+    /// statements; returns their keys in order. The ids must be new.
+    fn insert_many(&mut self, items: &[NewResource<'_>]) -> Result<Vec<i64>, StoreError>;
     fn history(&mut self, q: &HistoryQuery) -> Result<Vec<StoredVersion>, StoreError>;
     /// Runs a compiled search that selects the columns of [`StoredVersion`].
     fn search(&mut self, q: &Query) -> Result<Vec<StoredVersion>, StoreError>;
@@ -102,6 +105,16 @@ struct PkRow {
 }
 
 #[derive(QueryableByName)]
+struct KeyedRow {
+    #[diesel(sql_type = BigInt)]
+    pk: i64,
+    #[diesel(sql_type = Text)]
+    res_type: String,
+    #[diesel(sql_type = Text)]
+    res_id: String,
+}
+
+#[derive(QueryableByName)]
 struct AddressRow {
     #[diesel(sql_type = Text)]
     res_type: String,
@@ -131,35 +144,43 @@ const INDEX_TABLES: [&str; 9] = [
     "idx_composite",
 ];
 
-/// Multi-row INSERTs for every index row, once per compartment of the resource.
-fn index_inserts(res_pk: i64, rows: &IndexRows) -> Vec<Query> {
-    let compartments: Vec<Option<String>> = if rows.compartments.is_empty() {
-        vec![None]
-    } else {
-        rows.compartments.iter().cloned().map(Some).collect()
-    };
+/// Rows per multi-row INSERT: well under both databases' limits on bound values, and few
+/// distinct statement texts for the statement cache.
+const CHUNK: usize = 100;
+
+/// Multi-row INSERTs for every index row of the given resources (key, rows), each row once
+/// per compartment of its resource.
+fn index_inserts(items: &[(i64, &IndexRows)]) -> Vec<Query> {
     let mut out = Vec::new();
-    let mut table = |name: &str, columns: &str, values: Vec<Vec<Bind>>| {
+    let mut table = |name: &str, columns: &str, values: &dyn Fn(&IndexRows) -> Vec<Vec<Bind>>| {
         let width = columns.split(',').count() + 3;
         let placeholders = format!("({})", vec!["?"; width].join(", "));
-        let all: Vec<(Option<String>, Vec<Bind>)> = compartments
-            .iter()
-            .flat_map(|c| values.iter().map(move |v| (c.clone(), v.clone())))
-            .collect();
-        // Stay well under SQLite's limit on bound values per statement.
-        for chunk in all.chunks(100) {
+        let mut all: Vec<(i64, Option<&String>, Vec<Bind>)> = Vec::new();
+        for (pk, rows) in items {
+            let values = values(rows);
+            if rows.compartments.is_empty() {
+                all.extend(values.into_iter().map(|v| (*pk, None, v)));
+            } else {
+                for c in &rows.compartments {
+                    all.extend(values.iter().map(|v| (*pk, Some(c), v.clone())));
+                }
+            }
+        }
+        for chunk in all.chunks(CHUNK) {
             let mut q = Query::new(format!(
                 "INSERT INTO {name} (res_pk, param, compartment, {columns}) VALUES "
             ));
-            for (i, (c, v)) in chunk.iter().enumerate() {
+            for (i, (pk, c, v)) in chunk.iter().enumerate() {
                 if i > 0 {
                     q.push(", ");
                 }
                 q.push(&placeholders);
-                q.bind(Bind::Int(res_pk));
-                let mut v = v.clone();
-                let param = v.remove(0);
-                q.bind(param).bind(Bind::OptText(c.clone()));
+                q.bind(Bind::Int(*pk));
+                let mut v = v.iter().cloned();
+                if let Some(param) = v.next() {
+                    q.bind(param);
+                }
+                q.bind(Bind::OptText(c.cloned()));
                 for b in v {
                     q.bind(b);
                 }
@@ -171,111 +192,121 @@ fn index_inserts(res_pk: i64, rows: &IndexRows) -> Vec<Query> {
     table(
         "idx_string",
         "value_norm, value_exact",
-        rows.strings
-            .iter()
-            .map(|r| {
-                vec![
-                    Bind::Int(r.param),
-                    Bind::Text(r.value_norm.clone()),
-                    Bind::Text(r.value_exact.clone()),
-                ]
-            })
-            .collect(),
+        &|rows: &IndexRows| {
+            rows.strings
+                .iter()
+                .map(|r| {
+                    vec![
+                        Bind::Int(r.param),
+                        Bind::Text(r.value_norm.clone()),
+                        Bind::Text(r.value_exact.clone()),
+                    ]
+                })
+                .collect()
+        },
     );
     table(
         "idx_token",
         "system, code, text_norm",
-        rows.tokens
-            .iter()
-            .map(|r| {
-                vec![
-                    Bind::Int(r.param),
-                    t(&r.system),
-                    t(&r.code),
-                    t(&r.text_norm),
-                ]
-            })
-            .collect(),
+        &|rows: &IndexRows| {
+            rows.tokens
+                .iter()
+                .map(|r| {
+                    vec![
+                        Bind::Int(r.param),
+                        t(&r.system),
+                        t(&r.code),
+                        t(&r.text_norm),
+                    ]
+                })
+                .collect()
+        },
     );
-    table(
-        "idx_date",
-        "low, high",
+    table("idx_date", "low, high", &|rows: &IndexRows| {
         rows.dates
             .iter()
             .map(|r| vec![Bind::Int(r.param), Bind::Int(r.low), Bind::Int(r.high)])
-            .collect(),
-    );
-    table(
-        "idx_number",
-        "value",
+            .collect()
+    });
+    table("idx_number", "value", &|rows: &IndexRows| {
         rows.numbers
             .iter()
             .map(|r| vec![Bind::Int(r.param), Bind::Float(r.value)])
-            .collect(),
-    );
+            .collect()
+    });
     table(
         "idx_quantity",
         "system, code, unit, value",
-        rows.quantities
-            .iter()
-            .map(|r| {
-                vec![
-                    Bind::Int(r.param),
-                    t(&r.system),
-                    t(&r.code),
-                    t(&r.unit),
-                    Bind::Float(r.value),
-                ]
-            })
-            .collect(),
+        &|rows: &IndexRows| {
+            rows.quantities
+                .iter()
+                .map(|r| {
+                    vec![
+                        Bind::Int(r.param),
+                        t(&r.system),
+                        t(&r.code),
+                        t(&r.unit),
+                        Bind::Float(r.value),
+                    ]
+                })
+                .collect()
+        },
     );
     table(
         "idx_reference",
         "target_type, target_id, url",
-        rows.references
-            .iter()
-            .map(|r| {
-                vec![
-                    Bind::Int(r.param),
-                    t(&r.target_type),
-                    t(&r.target_id),
-                    t(&r.url),
-                ]
-            })
-            .collect(),
+        &|rows: &IndexRows| {
+            rows.references
+                .iter()
+                .map(|r| {
+                    vec![
+                        Bind::Int(r.param),
+                        t(&r.target_type),
+                        t(&r.target_id),
+                        t(&r.url),
+                    ]
+                })
+                .collect()
+        },
     );
-    table(
-        "idx_uri",
-        "value",
+    table("idx_uri", "value", &|rows: &IndexRows| {
         rows.uris
             .iter()
             .map(|r| vec![Bind::Int(r.param), Bind::Text(r.value.clone())])
-            .collect(),
-    );
+            .collect()
+    });
     table(
         "idx_composite",
         "code_system, code, value_system, value_code, number, date_low, date_high, text_norm",
-        rows.composites
-            .iter()
-            .map(|r| {
-                vec![
-                    Bind::Int(r.param),
-                    t(&r.code_system),
-                    t(&r.code),
-                    t(&r.value_system),
-                    t(&r.value_code),
-                    Bind::OptFloat(r.number),
-                    Bind::OptInt(r.date_low),
-                    Bind::OptInt(r.date_high),
-                    t(&r.text_norm),
-                ]
-            })
-            .collect(),
+        &|rows: &IndexRows| {
+            rows.composites
+                .iter()
+                .map(|r| {
+                    vec![
+                        Bind::Int(r.param),
+                        t(&r.code_system),
+                        t(&r.code),
+                        t(&r.value_system),
+                        t(&r.value_code),
+                        Bind::OptFloat(r.number),
+                        Bind::OptInt(r.date_low),
+                        Bind::OptInt(r.date_high),
+                        t(&r.text_norm),
+                    ]
+                })
+                .collect()
+        },
     );
-    for c in &rows.compartments {
-        let mut q =
-            Query::new("INSERT INTO compartment_member (res_pk, compartment) VALUES (?, ?)");
-        q.bind(Bind::Int(res_pk)).bind(Bind::Text(c.clone()));
+    let members: Vec<(i64, &String)> = items
+        .iter()
+        .flat_map(|(pk, rows)| rows.compartments.iter().map(move |c| (*pk, c)))
+        .collect();
+    for chunk in members.chunks(CHUNK) {
+        let mut q = Query::new("INSERT INTO compartment_member (res_pk, compartment) VALUES ");
+        for (i, (pk, c)) in chunk.iter().enumerate() {
+            q.push(if i > 0 { ", (?, ?)" } else { "(?, ?)" });
+            q.bind(Bind::Int(*pk)).bind(Bind::Text((*c).clone()));
+        }
         out.push(q);
     }
     out
@@ -416,10 +447,60 @@ macro_rules! impl_tx {
                     del.bind(Bind::Int(res_pk));
                     self.exec(&del)?;
                 }
-                for q in index_inserts(res_pk, rows) {
+                for q in index_inserts(&[(res_pk, rows)]) {
                     self.exec(&q)?;
                 }
                 Ok(())
+            }
+
+            fn insert_many(&mut self, items: &[NewResource<'_>]) -> Result<Vec<i64>, StoreError> {
+                let mut keys: std::collections::HashMap<(String, String), i64> =
+                    std::collections::HashMap::with_capacity(items.len());
+                for chunk in items.chunks(CHUNK) {
+                    let mut q = Query::new(
+                        "INSERT INTO resource (res_type, res_id, version_id, last_updated, deleted) VALUES ",
+                    );
+                    for (i, r) in chunk.iter().enumerate() {
+                        q.push(if i > 0 { ", (?, ?, 1, ?, ?)" } else { "(?, ?, 1, ?, ?)" });
+                        q.bind(Bind::Text(r.res_type.into()))
+                            .bind(Bind::Text(r.res_id.into()))
+                            .bind(Bind::Int(r.last_updated))
+                            .bind(Bind::Bool(false));
+                    }
+                    // RETURNING rows come in no promised order: match them by address.
+                    q.push(" RETURNING pk, res_type, res_id");
+                    let rows: Vec<KeyedRow> = Statement(&q).load(self.conn)?;
+                    keys.extend(rows.into_iter().map(|r| ((r.res_type, r.res_id), r.pk)));
+                }
+                let pks = items
+                    .iter()
+                    .map(|r| {
+                        keys.get(&(r.res_type.to_string(), r.res_id.to_string()))
+                            .copied()
+                            .ok_or_else(|| StoreError::Internal("insert returned no key".into()))
+                    })
+                    .collect::<Result<Vec<i64>, _>>()?;
+                for (chunk, pk_chunk) in items.chunks(CHUNK).zip(pks.chunks(CHUNK)) {
+                    let mut q = Query::new(
+                        "INSERT INTO resource_version (res_pk, res_type, res_id, version_id, last_updated, method, content) VALUES ",
+                    );
+                    for (i, (r, pk)) in chunk.iter().zip(pk_chunk).enumerate() {
+                        q.push(if i > 0 { ", (?, ?, ?, 1, ?, ?, ?)" } else { "(?, ?, ?, 1, ?, ?, ?)" });
+                        q.bind(Bind::Int(*pk))
+                            .bind(Bind::Text(r.res_type.into()))
+                            .bind(Bind::Text(r.res_id.into()))
+                            .bind(Bind::Int(r.last_updated))
+                            .bind(Bind::Text(r.method.into()))
+                            .bind(Bind::Text(r.content.into()));
+                    }
+                    self.exec(&q)?;
+                }
+                let pairs: Vec<(i64, &IndexRows)> =
+                    pks.iter().copied().zip(items.iter().map(|r| r.rows)).collect();
+                for q in index_inserts(&pairs) {
+                    self.exec(&q)?;
+                }
+                Ok(pks)
             }
 
             fn history(&mut self, q: &HistoryQuery) -> Result<Vec<StoredVersion>, StoreError> {

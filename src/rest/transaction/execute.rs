@@ -53,11 +53,60 @@ pub fn execute(
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by_key(|&i| entries[i].method.rank());
     let mut out: Vec<Option<Outcome>> = vec![None; entries.len()];
+    // Creates of new resources go in together, in a few multi-row statements, when the
+    // first of them comes up.
+    let creates: Vec<usize> = (0..entries.len())
+        .filter(|&i| {
+            entries[i].method == Method::Post && prepared.incoming.contains_key(&entries[i].index)
+        })
+        .collect();
     for i in order {
+        if out[i].is_some() {
+            continue;
+        }
         let e = &entries[i];
+        if creates.contains(&i) {
+            create_all(tx, entries, &creates, prepared, &mut out).map_err(at(e.index))?;
+            continue;
+        }
         out[i] = Some(run(tx, e, prepared, cx).map_err(at(e.index))?);
     }
     Ok(out.into_iter().flatten().collect())
+}
+
+fn create_all(
+    tx: &mut dyn Tx,
+    entries: &[Entry],
+    creates: &[usize],
+    prepared: &Prepared,
+    out: &mut [Option<Outcome>],
+) -> Result<(), InteractionError> {
+    let missing = || InteractionError::BadRequest("the entry was not prepared".into());
+    let ids = creates
+        .iter()
+        .map(|&i| {
+            prepared
+                .ids
+                .get(&entries[i].index)
+                .and_then(|id| ResourceId::parse(id))
+                .ok_or_else(missing)
+        })
+        .collect::<Result<Vec<ResourceId>, _>>()?;
+    let items = creates
+        .iter()
+        .zip(&ids)
+        .map(|(&i, id)| {
+            let e = &entries[i];
+            let rt = e.res_type().map_or(SYSTEM, |t| t.as_str());
+            let inc = prepared.incoming.get(&e.index).ok_or_else(missing)?;
+            Ok((rt, id, inc))
+        })
+        .collect::<Result<Vec<_>, InteractionError>>()?;
+    let written = interaction::insert_many(tx, &items)?;
+    for (&i, w) in creates.iter().zip(written) {
+        out[i] = Some(Outcome::of(StatusCode::CREATED, Some(w.version)));
+    }
+    Ok(())
 }
 
 fn run(
@@ -78,18 +127,12 @@ fn run(
             }
             None => Ok(Outcome::of(StatusCode::NO_CONTENT, None)),
         },
-        Method::Post => {
-            let id = id.ok_or_else(missing)?;
-            match incoming {
-                // If-None-Exist found it: the existing resource, 200.
-                None => Ok(Outcome::of(StatusCode::OK, tx.version(rt, id, None)?)),
-                Some(inc) => {
-                    let rid = ResourceId::parse(id).ok_or_else(missing)?;
-                    let w = interaction::insert(tx, rt, &rid, inc)?;
-                    Ok(Outcome::of(StatusCode::CREATED, Some(w.version)))
-                }
-            }
-        }
+        // Creates are written by `create_all`; what is left is a conditional create whose
+        // If-None-Exist found the resource: 200 with it.
+        Method::Post => Ok(Outcome::of(
+            StatusCode::OK,
+            tx.version(rt, id.ok_or_else(missing)?, None)?,
+        )),
         Method::Put => {
             let w = interaction::update(
                 tx,

@@ -41,11 +41,15 @@ pub async fn post(
     let prefer = prefer(&req);
     let format = request_format(&req)?;
     let bytes = read_limited(&req, payload, state.body_limit).await?;
-    let bundle = parse_resource(&bytes, format, "Bundle")?;
     let store = state.store.clone();
     let base = state.base_url.clone();
     let policy = state.profiles.clone();
-    let json = blocking(move || process(&store, &base, &bundle, prefer, &policy)).await?;
+    // Checking a bundle of many resources is real work: it stays off the async workers.
+    let json = blocking(move || {
+        let bundle = parse_resource(&bytes, format, "Bundle")?;
+        process(&store, &base, &bundle, prefer, &policy)
+    })
+    .await?;
     let body = if fmt.format == Format::Json && !fmt.pretty {
         json
     } else {
