@@ -45,6 +45,12 @@ struct SqlitePragmas;
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
      PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192;";
 
+/// The writer connection: the same, without automatic checkpoints, which `checkpoint` runs
+/// on a thread of its own.
+const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192; \
+     PRAGMA wal_autocheckpoint = 0;";
+
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute(SQLITE_PRAGMAS)
@@ -97,10 +103,9 @@ impl Store {
             .connection_timeout(Duration::from_secs(10))
             .connection_customizer(Box::new(SqlitePragmas))
             .build(ConnectionManager::<SqliteConnection>::new(path))?;
-        Ok(Store::Sqlite {
-            pool,
-            writer: Arc::new(GroupCommit::new(path, SQLITE_PRAGMAS)),
-        })
+        let writer = Arc::new(GroupCommit::new(path, SQLITE_WRITER_PRAGMAS));
+        super::checkpoint::spawn(path.to_string(), Arc::downgrade(&writer));
+        Ok(Store::Sqlite { pool, writer })
     }
 
     pub fn backend_name(&self) -> &'static str {

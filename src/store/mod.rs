@@ -6,6 +6,7 @@
 //! the index rows commit together or not at all.
 
 mod backend;
+mod checkpoint;
 mod error;
 mod group_commit;
 mod sql;
