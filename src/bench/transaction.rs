@@ -78,7 +78,7 @@ pub fn run(args: TransactionBenchArgs) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let result = runtime.block_on(drive(&server.addr, &args));
+    let result = runtime.block_on(drive(&server.addr, &args, &database));
     let memory = server.peak_memory_mib();
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
@@ -101,7 +101,11 @@ pub fn run(args: TransactionBenchArgs) -> Result<(), String> {
     Ok(())
 }
 
-async fn drive(addr: &str, args: &TransactionBenchArgs) -> Result<Vec<Summary>, String> {
+async fn drive(
+    addr: &str,
+    args: &TransactionBenchArgs,
+    database: &str,
+) -> Result<Vec<Summary>, String> {
     wait_ready(addr).await?;
     let duration = Duration::from_secs(args.seconds);
     let entries = args.entries;
@@ -152,6 +156,14 @@ async fn drive(addr: &str, args: &TransactionBenchArgs) -> Result<Vec<Summary>, 
     .await?;
 
     let patient = make_record(addr, args.record).await?;
+    // Fresh statistics after the bulk load, as autovacuum would give PostgreSQL in time.
+    let store = crate::store::Store::open(database, Some(1)).map_err(|e| e.to_string())?;
+    store
+        .write(crate::store::Isolation::Plain, |tx| {
+            tx.execute(&crate::store::Query::new("ANALYZE")).map(|_| ())
+        })
+        .map_err(|e| e.to_string())?;
+    drop(store);
     let page_path = format!("/fhir/Patient/{patient}/$everything?_count=1000");
     let page = workload(
         addr,
