@@ -44,7 +44,7 @@ pub async fn create(
         .map_err(RestError::Unprocessable)?;
     let store = state.store.clone();
     let isolation = if if_none_exist.is_some() {
-        Isolation::Serializable
+        Isolation::Conditional
     } else {
         Isolation::Plain
     };

@@ -41,7 +41,7 @@ pub async fn conditional_delete(
     let store = state.store.clone();
     let d = blocking(move || {
         store
-            .write(Isolation::Serializable, |tx| {
+            .write(Isolation::Conditional, |tx| {
                 interaction::conditional_delete(tx, rt.as_str(), &plan)
             })
             .map_err(RestError::from)

@@ -59,7 +59,7 @@ pub async fn conditional_patch(
     let policy = state.profiles.clone();
     let w = blocking(move || {
         store
-            .write(Isolation::Serializable, |tx| {
+            .write(Isolation::Conditional, |tx| {
                 interaction::conditional_patch(tx, rt.as_str(), &plan, &doc, &policy)
             })
             .map_err(RestError::from)

@@ -85,7 +85,7 @@ pub async fn conditional_update(
     let w = blocking(move || {
         let incoming = Incoming::new(rt.as_str(), resource);
         store
-            .write(Isolation::Serializable, |tx| {
+            .write(Isolation::Conditional, |tx| {
                 interaction::conditional_update(tx, rt.as_str(), &plan, &incoming)
             })
             .map_err(RestError::from)

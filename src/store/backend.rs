@@ -20,6 +20,10 @@ use super::Isolation;
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// Conditional writes on PostgreSQL queue on this advisory lock (see `Isolation`); read
+/// committed, each statement after it sees every conditional write committed before.
+const CONDITIONAL_LOCK: &str = "SELECT pg_advisory_xact_lock(7245031994)";
+
 /// How many times a transaction that lost a race is run again before the error is returned.
 const ATTEMPTS: u32 = 6;
 
@@ -189,11 +193,10 @@ impl Store {
             }),
             Store::Postgres(pool) => {
                 let mut conn = pool.get().map_err(StoreError::from)?;
-                let mut builder = conn.build_transaction();
-                if isolation == Isolation::Serializable {
-                    builder = builder.serializable();
-                }
-                builder.run(|c| {
+                conn.build_transaction().run(|c| {
+                    if isolation == Isolation::Conditional {
+                        c.batch_execute(CONDITIONAL_LOCK)?;
+                    }
                     body(&mut PgTx {
                         conn: c,
                         write: true,

@@ -17,13 +17,16 @@ pub use error::{Retryable, StoreError};
 pub use sql::{Bind, Query};
 pub use tx::Tx;
 
-/// How a write transaction isolates itself. SQLite always takes the write lock up front;
-/// PostgreSQL runs `Serializable` for writes decided by a search (conditional create, update,
-/// delete), so two concurrent conditional creates cannot both see "no match".
+/// How a write transaction isolates itself. SQLite runs one writer at a time anyway. On
+/// PostgreSQL, writes decided by a search (conditional create, update, patch, delete, and
+/// transactions with conditions) first take one transaction-scoped advisory lock, so they
+/// run one at a time and two concurrent conditional creates cannot both see "no match".
+/// (SERIALIZABLE did the same by failing one of them, which under steady concurrent
+/// upserts failed requests even after retries.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Isolation {
     Plain,
-    Serializable,
+    Conditional,
 }
 
 /// The head row of a resource: which version is current and whether it is deleted.

@@ -517,3 +517,42 @@ storage_test!(prefer_representation_returns_the_written_resources, |srv| {
         .await;
     assert_eq!(r.json()["entry"][0]["resource"]["meta"]["versionId"], "1");
 });
+
+storage_test!(
+    concurrent_upsert_transactions_all_succeed_with_one_patient_each,
+    |srv| {
+        // Twelve importers at once: three people, four bundles each, keyed by NHS number.
+        let bundles: Vec<Value> = (0..12)
+            .map(|i| {
+                let nhs = format!("999100{:04}", 11 * (i % 3 + 1));
+                bundle(
+                    "transaction",
+                    vec![
+                        with_full_url(
+                            entry(
+                                "PUT",
+                                &format!("Patient?identifier={NHS}|{nhs}"),
+                                Some(patient(&nhs)),
+                            ),
+                            "urn:uuid:0c3b7a2e-1111-4b7e-9c1e-0000000000aa",
+                        ),
+                        entry(
+                            "POST",
+                            "Observation",
+                            Some(observation_of(
+                                "urn:uuid:0c3b7a2e-1111-4b7e-9c1e-0000000000aa",
+                            )),
+                        ),
+                    ],
+                )
+            })
+            .collect();
+        let results =
+            futures_util::future::join_all(bundles.iter().map(|b| post_bundle(&srv, b))).await;
+        for r in &results {
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+        assert_eq!(srv.get("Patient").await.json()["total"], 3);
+        assert_eq!(srv.get("Observation").await.json()["total"], 12);
+    }
+);

@@ -123,7 +123,7 @@ fn transaction(
     };
     let prepared = prepare(&entries, &fresh, &before, policy)?;
     let isolation = if conditional {
-        Isolation::Serializable
+        Isolation::Conditional
     } else {
         Isolation::Plain
     };
@@ -166,7 +166,12 @@ fn batch_entry(
             .ok_or_else(|| EntryError::new(index, RestError::Internal("no outcome".into())))
     };
     let result = if e.method.writes() {
-        store.write(Isolation::Serializable, run)
+        let isolation = if has_conditions(one) {
+            Isolation::Conditional
+        } else {
+            Isolation::Plain
+        };
+        store.write(isolation, run)
     } else {
         store.read(run)
     };
