@@ -62,6 +62,20 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
     }
 }
 
+/// Planner settings for every PostgreSQL connection. The default random_page_cost (4) models
+/// spinning disks: with it PostgreSQL scans whole index tables rather than seek a few
+/// thousand rows by key (`$everything` of a 2,000-resource patient: 42 ms against 25 ms).
+/// 1.1 is the usual value for SSDs and cached data.
+#[derive(Debug)]
+struct PgSettings;
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for PgSettings {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute("SET random_page_cost = 1.1")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
 /// Prepares a SQLite file before the pool opens: WAL mode (a property of the file, so it is
 /// set once, here, rather than by every connection racing for the lock) and migrations.
 fn prepare_sqlite(path: &str) -> Result<(), StoreError> {
@@ -84,6 +98,7 @@ impl Store {
             let pool = Pool::builder()
                 .max_size(pool_size.unwrap_or(16))
                 .connection_timeout(Duration::from_secs(10))
+                .connection_customizer(Box::new(PgSettings))
                 .build(ConnectionManager::<PgConnection>::new(url))?;
             let mut conn = pool.get()?;
             conn.run_pending_migrations(POSTGRES_MIGRATIONS)
