@@ -4,7 +4,8 @@
 
 use serde_json::Value;
 
-use crate::fhir::elements::{ElementKind, ElementModel};
+use crate::fhir::elements::ElementModel;
+pub use crate::search::fhirpath::context_of;
 use crate::search::fhirpath::{Path, Step};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,14 +125,6 @@ fn children(model: &ElementModel, root: &Value, at: &Location, name: &str) -> Ve
         }
     }
     out
-}
-
-pub fn context_of(kind: &ElementKind<'_>) -> String {
-    match kind {
-        ElementKind::Primitive(t) => t.to_string(),
-        ElementKind::Complex(c) => c.to_string(),
-        ElementKind::Resource => "Resource".to_string(),
-    }
 }
 
 #[cfg(test)]

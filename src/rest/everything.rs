@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::bundle::{bundle, search_entry, searchset_json, Links};
 use super::error::RestError;
-use super::history::link;
+use super::history::{cursor, link, page_size, since};
 use super::negotiate::{bad_param, prefer, response_format};
 use super::query::QueryParams;
 use super::respond::value;
@@ -15,7 +15,7 @@ use crate::fhir::format::Format;
 use crate::fhir::summary::View;
 use crate::fhir::ResourceType;
 use crate::interaction::parse_instant_range;
-use crate::search::{everything, Access, Everything, DEFAULT_COUNT, MAX_COUNT};
+use crate::search::{everything, Access, Everything, DEFAULT_COUNT};
 
 pub async fn instance(
     req: HttpRequest,
@@ -115,16 +115,7 @@ fn parse(q: &QueryParams, strict: bool) -> Result<(Everything, Vec<(String, Stri
         match k.as_str() {
             "start" => e.start = Some(date("expected a date such as 2024-05-01")?.0),
             "end" => e.end = Some(date("expected a date such as 2024-05-01")?.1),
-            "_since" => {
-                e.since = Some(
-                    parse_instant_range(v)
-                        .filter(|_| v.len() > 10)
-                        .ok_or_else(|| {
-                            bad_param("_since", "expected an instant such as 2024-05-01T10:00:00Z")
-                        })?
-                        .0,
-                )
-            }
+            "_since" => e.since = Some(since(v)?),
             "_type" => {
                 for t in v.split(',').filter(|t| !t.is_empty()) {
                     let rt = ResourceType::parse(t).ok_or_else(|| {
@@ -133,19 +124,9 @@ fn parse(q: &QueryParams, strict: bool) -> Result<(Everything, Vec<(String, Stri
                     e.types.push(rt.as_str().to_string());
                 }
             }
-            "_count" => {
-                e.count = v
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|c| *c > 0)
-                    .ok_or_else(|| bad_param("_count", "expected a positive integer"))?
-                    .min(MAX_COUNT)
-            }
+            "_count" => e.count = page_size(v)?,
             "_cursor" => {
-                e.after = Some(
-                    v.parse::<i64>()
-                        .map_err(|_| bad_param("_cursor", "not a paging cursor of this server"))?,
-                );
+                e.after = Some(cursor(v)?);
                 continue;
             }
             "_format" | "_pretty" => continue,

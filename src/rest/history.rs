@@ -57,24 +57,8 @@ async fn list(
     let mut kept = Vec::new();
     for (k, v) in q.pairs() {
         match k.as_str() {
-            "_count" => {
-                hq.limit = v
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|c| *c > 0)
-                    .ok_or_else(|| bad_param("_count", "expected a positive integer"))?
-                    .min(MAX_COUNT)
-            }
-            "_since" => {
-                hq.since = Some(
-                    parse_instant_range(v)
-                        .filter(|_| v.len() > 10)
-                        .ok_or_else(|| {
-                            bad_param("_since", "expected an instant such as 2024-05-01T10:00:00Z")
-                        })?
-                        .0,
-                )
-            }
+            "_count" => hq.limit = page_size(v)?,
+            "_since" => hq.since = Some(since(v)?),
             "_at" => {
                 hq.at = Some(
                     parse_instant_range(v)
@@ -82,10 +66,7 @@ async fn list(
                 )
             }
             "_cursor" => {
-                hq.before_seq = Some(
-                    v.parse::<i64>()
-                        .map_err(|_| bad_param("_cursor", "not a paging cursor of this server"))?,
-                );
+                hq.before_seq = Some(cursor(v)?);
                 continue;
             }
             _ => continue,
@@ -132,6 +113,29 @@ async fn list(
         &bundle("history", Links { self_url, next_url }, None, entries),
         &fmt,
     )
+}
+
+/// `_count`: a positive page size, capped at [`MAX_COUNT`].
+pub fn page_size(v: &str) -> Result<i64, RestError> {
+    v.parse::<i64>()
+        .ok()
+        .filter(|c| *c > 0)
+        .map(|c| c.min(MAX_COUNT))
+        .ok_or_else(|| bad_param("_count", "expected a positive integer"))
+}
+
+/// `_since`: an instant, as µs.
+pub fn since(v: &str) -> Result<i64, RestError> {
+    parse_instant_range(v)
+        .filter(|_| v.len() > 10)
+        .map(|r| r.0)
+        .ok_or_else(|| bad_param("_since", "expected an instant such as 2024-05-01T10:00:00Z"))
+}
+
+/// `_cursor`: a paging cursor this server wrote.
+pub fn cursor(v: &str) -> Result<i64, RestError> {
+    v.parse::<i64>()
+        .map_err(|_| bad_param("_cursor", "not a paging cursor of this server"))
 }
 
 pub fn link(path: &str, params: &[(String, String)]) -> String {

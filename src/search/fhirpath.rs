@@ -366,7 +366,8 @@ fn children<'v>(model: &ElementModel, node: &Node<'v>, name: &str) -> Vec<Node<'
     out
 }
 
-fn context_of(kind: &ElementKind<'_>) -> String {
+/// The model context a value of this kind has its children under.
+pub fn context_of(kind: &ElementKind<'_>) -> String {
     match kind {
         ElementKind::Primitive(t) => t.to_string(),
         ElementKind::Complex(c) => c.to_string(),
