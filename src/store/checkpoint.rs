@@ -7,6 +7,8 @@
 //! the WAL passes a size limit a TRUNCATE checkpoint waits its turn and empties it.
 
 use std::sync::Weak;
+
+use super::group_commit::GroupCommit;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -24,18 +26,36 @@ struct Checkpointed {
     log: i32,
 }
 
-/// Checkpoints `path` until `alive` can no longer be upgraded (the store is gone).
-pub fn spawn<T: Send + Sync + 'static>(path: String, alive: Weak<T>) {
+/// Checkpoints `path` after writes until the store's writer is gone. An idle store's thread
+/// only sleeps: it holds no connection and makes no SQLite call.
+pub fn spawn(path: String, writer: Weak<GroupCommit>) {
     let run = move || {
-        let Ok(mut conn) = SqliteConnection::establish(&path) else {
-            log::warn!("WAL checkpoints: cannot open {path}");
-            return;
-        };
-        let _ = conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;");
-        while alive.strong_count() > 0 {
+        let mut seen = 0;
+        let mut conn: Option<SqliteConnection> = None;
+        loop {
             std::thread::sleep(INTERVAL);
+            let Some(batches) = writer.upgrade().map(|w| w.batches()) else {
+                return;
+            };
+            if batches == seen {
+                // Nothing written since the last turn: let the connection go.
+                conn = None;
+                continue;
+            }
+            seen = batches;
+            if conn.is_none() {
+                conn = SqliteConnection::establish(&path).ok();
+                if let Some(c) = conn.as_mut() {
+                    let _ = c
+                        .batch_execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;");
+                }
+            }
+            let Some(conn) = conn.as_mut() else {
+                log::warn!("WAL checkpoints: cannot open {path}");
+                continue;
+            };
             let passive: Result<Vec<Checkpointed>, _> =
-                diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").load(&mut conn);
+                diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").load(conn);
             match passive {
                 Ok(rows) if rows.first().is_some_and(|r| r.log > LIMIT) => {
                     if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);") {

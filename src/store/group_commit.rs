@@ -5,7 +5,7 @@
 //! makes that writer's commit serve many requests.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use diesel::connection::SimpleConnection;
@@ -24,6 +24,8 @@ pub struct GroupCommit {
     state: Mutex<Batch>,
     committed: Condvar,
     waiting: AtomicUsize,
+    /// Batches ended so far; the checkpoint thread skips its turn when none ended since.
+    batches: AtomicU64,
 }
 
 #[derive(Default)]
@@ -48,7 +50,13 @@ impl GroupCommit {
             state: Mutex::new(Batch::default()),
             committed: Condvar::new(),
             waiting: AtomicUsize::new(0),
+            batches: AtomicU64::new(0),
         }
+    }
+
+    /// How many batches have ended (committed or rolled back).
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
     }
 
     /// Runs `body` in the current group transaction and returns once that transaction has
@@ -149,6 +157,7 @@ impl GroupCommit {
             b.outcomes.pop_front();
         }
         b.epoch += 1;
+        self.batches.fetch_add(1, Ordering::Relaxed);
         self.committed.notify_all();
         failure
     }
