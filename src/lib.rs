@@ -14,6 +14,7 @@
 //!   `_summary`/`_elements`. fhirbolt is reached only through the `fhir-model` crate.
 //! - [`server`]: configuration and start-up; [`bench`]: the load generator.
 
+pub mod adapters;
 pub mod bench;
 pub mod fhir;
 pub mod interaction;

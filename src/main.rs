@@ -58,6 +58,8 @@ enum Command {
         #[arg(long, env = "CAREBRIDGE_DATABASE_URL", default_value = DEFAULT_DATABASE)]
         database: String,
     },
+    /// Import a source batch (EMIS, RiO or VCSE CRM) as conditional upserts, and report.
+    Import(carebridge::adapters::command::ImportArgs),
     /// Measure read, create and update throughput against a server it starts itself.
     Bench(carebridge::bench::BenchArgs),
     /// Generate patients with observations, then measure search workloads against them.
@@ -114,6 +116,7 @@ fn main() -> ExitCode {
                 .map_err(|e| e.to_string())
             })
             .map(|n| log::info!("reindexed {n} resources")),
+        Command::Import(args) => carebridge::adapters::command::run_import(args),
         Command::Bench(args) => carebridge::bench::run(args),
         Command::BenchSearch(args) => carebridge::bench::run_search(args),
         Command::BenchTransaction(args) => carebridge::bench::run_transaction(args),

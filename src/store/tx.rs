@@ -50,6 +50,8 @@ pub trait Tx {
     fn keys(&mut self, q: &Query) -> Result<Vec<i64>, StoreError>;
     /// Runs a compiled `SELECT … AS res_type, … AS res_id`.
     fn addresses(&mut self, q: &Query) -> Result<Vec<(String, String)>, StoreError>;
+    /// Runs a `SELECT … AS a, … AS b` of two text columns.
+    fn pairs(&mut self, q: &Query) -> Result<Vec<(String, String)>, StoreError>;
     /// Runs a statement that returns no rows.
     fn execute(&mut self, q: &Query) -> Result<usize, StoreError>;
 }
@@ -120,6 +122,14 @@ struct AddressRow {
     res_type: String,
     #[diesel(sql_type = Text)]
     res_id: String,
+}
+
+#[derive(QueryableByName)]
+struct PairRow {
+    #[diesel(sql_type = Text)]
+    a: String,
+    #[diesel(sql_type = Text)]
+    b: String,
 }
 
 #[derive(QueryableByName)]
@@ -520,6 +530,11 @@ macro_rules! impl_tx {
             fn addresses(&mut self, q: &Query) -> Result<Vec<(String, String)>, StoreError> {
                 let rows: Vec<AddressRow> = Statement(q).load(self.conn)?;
                 Ok(rows.into_iter().map(|r| (r.res_type, r.res_id)).collect())
+            }
+
+            fn pairs(&mut self, q: &Query) -> Result<Vec<(String, String)>, StoreError> {
+                let rows: Vec<PairRow> = Statement(q).load(self.conn)?;
+                Ok(rows.into_iter().map(|r| (r.a, r.b)).collect())
             }
 
             fn execute(&mut self, q: &Query) -> Result<usize, StoreError> {

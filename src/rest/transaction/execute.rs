@@ -25,15 +25,19 @@ pub struct Outcome {
     pub bundle: Option<Value>,
     /// A read: its resource always goes in the response; a write's only when asked for.
     pub read: bool,
+    /// Whether the entry wrote anything: an update to identical content, a conditional
+    /// create that found its match or a delete of nothing did not.
+    pub changed: bool,
 }
 
 impl Outcome {
-    fn of(status: StatusCode, version: Option<StoredVersion>) -> Outcome {
+    fn of(status: StatusCode, version: Option<StoredVersion>, changed: bool) -> Outcome {
         Outcome {
             status,
             version,
             bundle: None,
             read: false,
+            changed,
         }
     }
 }
@@ -104,7 +108,7 @@ fn create_all(
         .collect::<Result<Vec<_>, InteractionError>>()?;
     let written = interaction::insert_many(tx, &items)?;
     for (&i, w) in creates.iter().zip(written) {
-        out[i] = Some(Outcome::of(StatusCode::CREATED, Some(w.version)));
+        out[i] = Some(Outcome::of(StatusCode::CREATED, Some(w.version), true));
     }
     Ok(())
 }
@@ -123,15 +127,17 @@ fn run(
         Method::Delete => match id {
             Some(id) => {
                 let d = interaction::delete(tx, rt, id)?;
-                Ok(Outcome::of(StatusCode::NO_CONTENT, d.tombstone))
+                let changed = d.tombstone.is_some();
+                Ok(Outcome::of(StatusCode::NO_CONTENT, d.tombstone, changed))
             }
-            None => Ok(Outcome::of(StatusCode::NO_CONTENT, None)),
+            None => Ok(Outcome::of(StatusCode::NO_CONTENT, None, false)),
         },
         // Creates are written by `create_all`; what is left is a conditional create whose
         // If-None-Exist found the resource: 200 with it.
         Method::Post => Ok(Outcome::of(
             StatusCode::OK,
             tx.version(rt, id.ok_or_else(missing)?, None)?,
+            false,
         )),
         Method::Put => {
             let w = interaction::update(
@@ -146,12 +152,12 @@ fn run(
             } else {
                 StatusCode::OK
             };
-            Ok(Outcome::of(status, Some(w.version)))
+            Ok(Outcome::of(status, Some(w.version), w.changed))
         }
         Method::Patch => {
             let p = e.patch.as_ref().ok_or_else(missing)?;
             let w = interaction::patch(tx, rt, id.ok_or_else(missing)?, p, e.if_match, cx.policy)?;
-            Ok(Outcome::of(StatusCode::OK, Some(w.version)))
+            Ok(Outcome::of(StatusCode::OK, Some(w.version), w.changed))
         }
         Method::Get | Method::Head => read(tx, e, rt, cx),
     }
@@ -187,6 +193,7 @@ fn read(
                 version: None,
                 bundle: Some(bundle),
                 read: true,
+                changed: false,
             });
         }
         _ => return Err(InteractionError::BadRequest("not a read".into())),
@@ -213,5 +220,6 @@ fn read(
         version: Some(StoredVersion { content, ..v }),
         bundle: None,
         read: true,
+        changed: false,
     })
 }

@@ -18,15 +18,16 @@ use serde_json::Value;
 
 use super::body::{parse_resource, read_limited};
 use super::error::RestError;
-use super::negotiate::{prefer, request_format, response_format, Prefer};
+use super::negotiate::{prefer, request_format, response_format, Prefer, Return};
 use super::query::QueryParams;
 use super::{blocking, AppState};
 use crate::fhir::format::render as render_value;
 use crate::fhir::format::Format;
 use crate::profile::Policy;
-use crate::store::{Isolation, Store};
+use crate::store::{Isolation, Store, StoreError, Tx};
 use entry::{parse_entry, Entry};
-use execute::{execute, Context, Outcome};
+pub use execute::Outcome;
+use execute::{execute, Context};
 use failure::EntryError;
 use prepare::{fresh_ids, prepare};
 use resolve::{has_conditions, resolve, Resolution};
@@ -76,8 +77,8 @@ pub fn process(
         .map_or(&[], Vec::as_slice);
     match bundle.get("type").and_then(Value::as_str) {
         Some("transaction") => {
-            let outcomes =
-                transaction(store, base, raw, prefer, policy).map_err(EntryError::into_rest)?;
+            let outcomes = transaction(store, base, raw, prefer, policy, &|_| Ok(()))
+                .map_err(EntryError::into_rest)?;
             let items: Vec<Result<Outcome, RestError>> = outcomes.into_iter().map(Ok).collect();
             render::response_bundle("transaction-response", &items, base, prefer)
         }
@@ -96,12 +97,30 @@ pub fn process(
     }
 }
 
+/// Runs transaction entries (Bundle.entry values) all or nothing and, in the same database
+/// transaction, `also`: how an importer writes what it keeps beside the resources. Each
+/// outcome is in its entry's place.
+pub fn run(
+    store: &Store,
+    base: &str,
+    entries: &[Value],
+    policy: &Policy,
+    also: &dyn Fn(&mut dyn Tx) -> Result<(), StoreError>,
+) -> Result<Vec<Outcome>, RestError> {
+    let prefer = Prefer {
+        return_: Return::Minimal,
+        strict: true,
+    };
+    transaction(store, base, entries, prefer, policy, also).map_err(EntryError::into_rest)
+}
+
 fn transaction(
     store: &Store,
     base: &str,
     raw: &[Value],
     prefer: Prefer,
     policy: &Policy,
+    also: &dyn Fn(&mut dyn Tx) -> Result<(), StoreError>,
 ) -> Result<Vec<Outcome>, EntryError> {
     let entries = raw
         .iter()
@@ -128,16 +147,19 @@ fn transaction(
         Isolation::Plain
     };
     store.write(isolation, |tx| {
-        if !conditional {
-            return execute(tx, &entries, &prepared, &cx);
-        }
-        let now = resolve(tx, &entries, base)?;
-        if now == before {
-            execute(tx, &entries, &prepared, &cx)
+        let outcomes = if !conditional {
+            execute(tx, &entries, &prepared, &cx)?
         } else {
-            let redone = prepare(&entries, &fresh, &now, policy)?;
-            execute(tx, &entries, &redone, &cx)
-        }
+            let now = resolve(tx, &entries, base)?;
+            if now == before {
+                execute(tx, &entries, &prepared, &cx)?
+            } else {
+                let redone = prepare(&entries, &fresh, &now, policy)?;
+                execute(tx, &entries, &redone, &cx)?
+            }
+        };
+        also(tx)?;
+        Ok(outcomes)
     })
 }
 

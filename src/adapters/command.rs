@@ -1,0 +1,78 @@
+//! `carebridge import`: one batch from disk through an adapter into the database, with a
+//! progress bar while it works and the report when it is done.
+
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{adapter, Importer, SourceBatch, Step};
+use crate::profile::Policy;
+use crate::server::DEFAULT_DATABASE;
+use crate::store::Store;
+
+/// The base resources are written under when no server names one; references stored are
+/// relative, so it only shapes messages.
+pub const DEFAULT_BASE: &str = "http://127.0.0.1:8080/fhir";
+
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// emis, rio or vcse.
+    #[arg(long)]
+    pub adapter: String,
+    /// A folder of extract files, a .zip of them, or one JSON file.
+    pub path: PathBuf,
+    #[arg(long, env = "CAREBRIDGE_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+    pub database: String,
+    /// The adapter's configuration file (JSON); each adapter has a built-in default.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Refuse the whole batch if any row is rejected.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// A bar on standard error that follows an import's steps; it draws nothing when standard
+/// error is not a terminal.
+pub fn progress_bar() -> (ProgressBar, impl Fn(Step)) {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:>20} [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let b = bar.clone();
+    let update = move |s: Step| {
+        b.set_message(s.stage);
+        b.set_length(s.total);
+        b.set_position(s.done);
+    };
+    (bar, update)
+}
+
+pub fn run_import(args: ImportArgs) -> Result<(), String> {
+    let adapter = adapter(&args.adapter, args.config.as_deref())?;
+    let store = Store::open(&args.database, Some(2)).map_err(|e| e.to_string())?;
+    let batch =
+        SourceBatch::from_path(&args.path).map_err(|e| format!("the batch was refused: {e}"))?;
+    let (bar, update) = progress_bar();
+    let policy = Policy::default();
+    let importer = Importer {
+        store: &store,
+        base: DEFAULT_BASE,
+        policy: &policy,
+        strict: args.strict,
+    };
+    let result = importer.import(adapter.as_ref(), &batch, &update);
+    bar.finish_and_clear();
+    match result {
+        Ok(report) => {
+            print!("{}", report.text());
+            Ok(())
+        }
+        Err(super::ImportError::Strict(report)) => {
+            print!("{}", report.text());
+            Err("the batch was refused: a strict import takes all rows or none".into())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}

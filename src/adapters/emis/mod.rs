@@ -1,0 +1,253 @@
+//! EMIS-style GP extracts: a folder of CSV deltas named `{Schema}_{Table}.csv` or in EMIS's
+//! delivery form `{ProcessingId}_{Schema}_{Table}_{yyyyMMddHHmmss}_{SharingAgreementGuid}.csv`,
+//! columns as EMIS's extract specification v5.3. `Deleted=true` removes a record. Code tables
+//! are kept between batches: a later batch may use a CodeId delivered only in an earlier one.
+
+mod admin;
+mod care_record;
+mod codes;
+mod prescribing;
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::csv_table::{Row, Table};
+use super::memory::Memory;
+use super::model::{BatchError, Key, Mapping, Rejection, Remember, Sender, SYSTEM_BASE};
+use super::source::{SourceBatch, SourceFile};
+use super::SourceAdapter;
+use codes::Codes;
+
+/// The tables this adapter reads, with their columns.
+const TABLES: &[(&str, &[&str])] = &[
+    ("Admin_Organisation", admin::ORGANISATION),
+    ("Admin_UserInRole", admin::USER_IN_ROLE),
+    ("Admin_Patient", admin::PATIENT),
+    ("Coding_ClinicalCode", codes::CLINICAL_CODE),
+    ("Coding_DrugCode", codes::DRUG_CODE),
+    ("CareRecord_Consultation", care_record::CONSULTATION),
+    ("CareRecord_Problem", care_record::PROBLEM),
+    ("CareRecord_Observation", care_record::OBSERVATION),
+    ("Prescribing_DrugRecord", prescribing::DRUG_RECORD),
+];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    /// The sender when neither this batch nor an earlier one names an organisation.
+    #[serde(default)]
+    sender_ods: Option<String>,
+}
+
+pub struct Emis {
+    config: Config,
+}
+
+impl Emis {
+    pub fn boxed(config: Option<&Path>) -> Result<Box<dyn SourceAdapter>, String> {
+        let config = match config {
+            Some(_) => super::config(config, "{}")?,
+            None => Config::default(),
+        };
+        Ok(Box::new(Emis { config }))
+    }
+}
+
+/// The identifier system of one kind of EMIS record.
+pub fn system(kind: &str) -> String {
+    format!("{SYSTEM_BASE}/emis-{kind}")
+}
+
+/// EMIS GUIDs are upper-case in braces; the same GUID written otherwise is the same record.
+pub fn guid(v: &str) -> String {
+    format!("{{{}}}", v.trim_matches(['{', '}']).to_ascii_uppercase())
+}
+
+pub fn key(res_type: &str, kind: &str, g: &str) -> Key {
+    Key::new(res_type, system(kind), guid(g))
+}
+
+pub fn patient_key(g: &str) -> Key {
+    key("Patient", "patient", g)
+}
+
+pub fn organisation_key(g: &str) -> Key {
+    key("Organization", "organisation", g)
+}
+
+pub fn practitioner_key(g: &str) -> Key {
+    key("Practitioner", "user-in-role", g)
+}
+
+/// The name part of a file: `Admin_Patient` from either naming form.
+fn table_of(file: &str) -> Option<&'static str> {
+    let stem = file
+        .strip_suffix(".csv")
+        .or_else(|| file.strip_suffix(".CSV"))?;
+    TABLES.iter().map(|(t, _)| *t).find(|t| {
+        stem == *t
+            || stem
+                .find(&format!("_{t}_"))
+                .is_some_and(|at| stem[..at].chars().all(|c| c.is_ascii_digit()))
+    })
+}
+
+/// A batch's tables, read and checked; several files of one table (several deliveries)
+/// are read in name order.
+struct Tables {
+    by_name: Vec<(&'static str, Table)>,
+}
+
+impl Tables {
+    fn read(batch: &SourceBatch, m: &mut Mapping) -> Result<Tables, BatchError> {
+        let mut by_name = Vec::new();
+        let mut problems = Vec::new();
+        for f in &batch.files {
+            let Some(t) = table_of(&f.name) else {
+                m.rejected.push(unread(f));
+                continue;
+            };
+            let columns = TABLES
+                .iter()
+                .find(|(n, _)| *n == t)
+                .map_or(&[][..], |(_, c)| c);
+            match Table::read(f, columns) {
+                Ok(table) => by_name.push((t, table)),
+                Err(e) => problems.extend(e.0),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(BatchError(problems));
+        }
+        if by_name.is_empty() {
+            return Err(BatchError::one(Rejection::file(
+                "(batch)",
+                "holds no EMIS extract file (Admin_Patient.csv, CareRecord_Observation.csv, …)",
+            )));
+        }
+        m.rows = by_name.iter().map(|(_, t)| t.len() as u64).sum();
+        Ok(Tables { by_name })
+    }
+
+    fn rows<'s>(&'s self, table: &'s str) -> impl Iterator<Item = Row<'s>> + 's {
+        self.by_name
+            .iter()
+            .filter(move |(n, _)| *n == table)
+            .flat_map(|(_, t)| t.rows())
+    }
+}
+
+/// A file this adapter does not map is reported, never silently passed over.
+fn unread(f: &SourceFile) -> Rejection {
+    let lines = f
+        .bytes
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        .saturating_sub(1);
+    Rejection::file(
+        &f.name,
+        format!("is not an extract table this adapter maps; its {lines} rows were not imported"),
+    )
+}
+
+/// Runs `map` over every row, putting a row's error among the rejected.
+fn each<'a>(
+    m: &mut Mapping,
+    rows: impl Iterator<Item = Row<'a>>,
+    mut map: impl FnMut(&mut Mapping, &Row<'a>) -> Result<(), Rejection>,
+) {
+    for row in rows {
+        if let Err(r) = map(m, &row) {
+            m.rejected.push(r);
+        }
+    }
+}
+
+/// A deleted row removes the record it keyed; `true` when the row was a delete.
+fn deleted(m: &mut Mapping, row: &Row<'_>, key: Key) -> Result<bool, Rejection> {
+    if row.flag("Deleted")? {
+        m.removals.push(super::model::Removal {
+            key,
+            origin: row.origin(),
+        });
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+impl SourceAdapter for Emis {
+    fn name(&self) -> &'static str {
+        "emis"
+    }
+
+    fn map(&self, batch: &SourceBatch, memory: &Memory) -> Result<Mapping, BatchError> {
+        let mut m = Mapping::new(
+            Sender {
+                ods: String::new(),
+                name: None,
+            },
+            "urn:carebridge:adapter:emis#EMIS-Web",
+        );
+        let tables = Tables::read(batch, &mut m)?;
+        let sender = tables
+            .rows("Admin_Organisation")
+            .find_map(|r| {
+                r.get("ODSCode").map(|ods| Sender {
+                    ods: ods.to_string(),
+                    name: r.get("OrganisationName").map(str::to_string),
+                })
+            })
+            .or_else(|| {
+                memory.get("sender", "ods").map(|ods| Sender {
+                    ods: ods.to_string(),
+                    name: memory.get("sender", "name").map(str::to_string),
+                })
+            })
+            .or_else(|| {
+                self.config.sender_ods.clone().map(|ods| Sender { ods, name: None })
+            })
+            .ok_or_else(|| {
+                BatchError::one(Rejection::file(
+                    "Admin_Organisation.csv",
+                    "no organisation names the sender: this batch has no Admin_Organisation row with an ODSCode, no earlier batch had one, and no sender_ods is configured",
+                ))
+            })?;
+        m.remember.push(Remember {
+            kind: "sender".into(),
+            key: "ods".into(),
+            value: sender.ods.clone(),
+        });
+        if let Some(n) = &sender.name {
+            m.remember.push(Remember {
+                kind: "sender".into(),
+                key: "name".into(),
+                value: n.clone(),
+            });
+        }
+        m.sender = sender;
+        let codes = Codes::read(&tables, memory, &mut m);
+        admin::map(&tables, &mut m);
+        care_record::map(&tables, &codes, &mut m);
+        prescribing::map(&tables, &codes, &mut m);
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_file_name_forms_name_their_table() {
+        assert_eq!(table_of("Admin_Patient.csv"), Some("Admin_Patient"));
+        assert_eq!(
+            table_of("2873_CareRecord_Observation_20240101120000_{8A1B}.csv"),
+            Some("CareRecord_Observation")
+        );
+        assert_eq!(table_of("Appointment_Slot.csv"), None);
+        assert_eq!(guid("{ab-1}"), "{AB-1}");
+        assert_eq!(guid("ab-1"), "{AB-1}");
+    }
+}

@@ -1,0 +1,528 @@
+//! One batch in: the adapter maps it, patients are linked by NHS number, references are
+//! checked, and everything is written as one transaction of conditional upserts, with a
+//! Provenance per patient and what the adapter keeps for later batches. Re-importing the same
+//! batch changes nothing: identical content writes no version and the Provenance exists.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::{json, Value};
+
+use super::memory::{self, Memory};
+use super::model::{
+    escape_token, BatchError, Key, Mapping, Rejection, Upsert, NHS_NUMBER, ODS_CODE, SYSTEM_BASE,
+};
+use super::report::Report;
+use super::source::SourceBatch;
+use super::SourceAdapter;
+use crate::interaction::{format_instant, now_micros, resolve_one, Matches};
+use crate::profile::Policy;
+use crate::rest::{transaction, RestError};
+use crate::search::{parse_conditional, Access};
+use crate::store::{Store, StoreError, StoredVersion};
+
+/// Where an import is; `total` is 0 while it cannot be counted.
+#[derive(Debug, Clone, Copy)]
+pub struct Step {
+    pub stage: &'static str,
+    pub done: u64,
+    pub total: u64,
+}
+
+pub struct Importer<'a> {
+    pub store: &'a Store,
+    pub base: &'a str,
+    pub policy: &'a Policy,
+    /// Refuse the whole batch if any row is rejected.
+    pub strict: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("the batch was refused: {0}")]
+    Batch(#[from] BatchError),
+    #[error("the batch was refused: {} rows were rejected and a strict import takes all or nothing", .0.rejected.len())]
+    Strict(Box<Report>),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("writing the batch failed: {0}")]
+    Write(RestError),
+}
+
+/// The identifier system of import batches, named as the Provenance's source entity.
+fn batch_system() -> String {
+    format!("{SYSTEM_BASE}/import-batch")
+}
+
+/// What each transaction entry was, to count its outcome.
+enum Kind {
+    Upsert,
+    Removal,
+    Provenance,
+}
+
+impl Importer<'_> {
+    pub fn import(
+        &self,
+        adapter: &dyn SourceAdapter,
+        batch: &SourceBatch,
+        progress: &dyn Fn(Step),
+    ) -> Result<Report, ImportError> {
+        progress(Step {
+            stage: "mapping",
+            done: 0,
+            total: 0,
+        });
+        let memory = Memory::load(self.store, adapter.name())?;
+        let mut m = adapter.map(batch, &memory)?;
+        let mut report = Report {
+            adapter: adapter.name().to_string(),
+            batch: batch.digest(),
+            rows: m.rows,
+            rejected: std::mem::take(&mut m.rejected),
+            ..Report::default()
+        };
+        self.link(&mut m, &mut report, progress)?;
+        self.check_references(&mut m, &mut report, progress)?;
+        report.unlinked = m
+            .upserts
+            .iter()
+            .filter(|u| u.merge && u.key.system != NHS_NUMBER)
+            .map(|u| format!("{}|{}", u.key.system, u.key.value))
+            .collect();
+        if self.strict && !report.rejected.is_empty() {
+            return Err(ImportError::Strict(Box::new(report)));
+        }
+        let (entries, kinds) = entries(&m, &report.batch);
+        progress(Step {
+            stage: "writing",
+            done: 0,
+            total: entries.len() as u64,
+        });
+        let name = adapter.name();
+        let outcomes = transaction::run(self.store, self.base, &entries, self.policy, &|tx| {
+            memory::save(tx, name, &m.remember)
+        })
+        .map_err(ImportError::Write)?;
+        for (kind, o) in kinds.iter().zip(&outcomes) {
+            match kind {
+                Kind::Provenance => {}
+                Kind::Removal if o.changed => report.deleted += 1,
+                Kind::Upsert if o.status.as_u16() == 201 => report.created += 1,
+                Kind::Upsert if o.changed => report.updated += 1,
+                _ => report.unchanged += 1,
+            }
+        }
+        progress(Step {
+            stage: "done",
+            done: entries.len() as u64,
+            total: entries.len() as u64,
+        });
+        Ok(report)
+    }
+
+    /// Finds the resource a key names on the server, if exactly one.
+    fn find(&self, key: &Key) -> Result<Option<StoredVersion>, StoreError> {
+        let Ok(plan) = parse_conditional(
+            &key.res_type,
+            &[(
+                "identifier".to_string(),
+                format!("{}|{}", key.system, escape_token(&key.value)),
+            )],
+            self.base,
+        ) else {
+            return Ok(None);
+        };
+        self.store.read(|tx| {
+            Ok(match resolve_one(tx, &plan, &Access::Unrestricted) {
+                Ok(Matches::One(v)) => Some(v),
+                Ok(_) => None,
+                Err(e) => return Err(StoreError::Internal(e.to_string())),
+            })
+        })
+    }
+
+    /// Links records of one person: resources that merge (Patients) are folded together
+    /// within the batch and into the one already on the server that any of their keys
+    /// finds. Every reference then names each resource by the key its entry is written under.
+    fn link(
+        &self,
+        m: &mut Mapping,
+        report: &mut Report,
+        progress: &dyn Fn(Step),
+    ) -> Result<(), StoreError> {
+        // The same person twice in one batch is one entry.
+        let mut by_key: HashMap<Key, usize> = HashMap::new();
+        let mut kept: Vec<Upsert> = Vec::with_capacity(m.upserts.len());
+        for u in std::mem::take(&mut m.upserts) {
+            match by_key.get(&u.key) {
+                Some(&i) if u.merge => {
+                    let first = &mut kept[i];
+                    first.resource = merge(&first.resource, u.resource);
+                    for a in u.aliases {
+                        if !first.aliases.contains(&a) {
+                            first.aliases.push(a);
+                        }
+                    }
+                }
+                // A later row about the same record supersedes an earlier one.
+                Some(&i) => kept[i] = u,
+                None => {
+                    by_key.insert(u.key.clone(), kept.len());
+                    kept.push(u);
+                }
+            }
+        }
+        let mut renamed: HashMap<Key, Key> = HashMap::new();
+        let total = kept.iter().filter(|u| u.merge).count() as u64;
+        let mut done = 0;
+        let mut linked = Vec::with_capacity(kept.len());
+        for mut u in kept {
+            if u.merge {
+                done += 1;
+                if done % 500 == 0 {
+                    progress(Step {
+                        stage: "linking",
+                        done,
+                        total,
+                    });
+                }
+                let by_key = self.find(&u.key)?;
+                let mut by_alias = None;
+                for a in &u.aliases {
+                    if let Some(found) = self.find(a)? {
+                        by_alias = Some((a.clone(), found));
+                        break;
+                    }
+                }
+                match (by_key, by_alias) {
+                    (Some(k), Some((a, f))) if k.res_id != f.res_id => {
+                        report.rejected.push(Rejection::at(
+                            &u.origin,
+                            None,
+                            format!(
+                                "{}|{} is {}/{} on the server but {}|{} is {}/{}; merge the two by hand",
+                                u.key.system, u.key.value, k.res_type, k.res_id, a.system, a.value, f.res_type, f.res_id
+                            ),
+                        ));
+                        continue;
+                    }
+                    (Some(found), _) => u.resource = merge_stored(&found, u.resource),
+                    (None, Some((alias, found))) => {
+                        u.resource = merge_stored(&found, u.resource);
+                        // Written under the key that finds it; the new one is in its identifiers.
+                        let key = std::mem::replace(&mut u.key, alias);
+                        u.aliases.retain(|a| *a != u.key);
+                        u.aliases.push(key);
+                    }
+                    (None, None) => {}
+                }
+            }
+            for a in &u.aliases {
+                renamed.insert(a.clone(), u.key.clone());
+            }
+            linked.push(u);
+        }
+        let rename: HashMap<String, String> = renamed
+            .iter()
+            .map(|(from, to)| (from.criteria(), to.criteria()))
+            .collect();
+        for u in &mut linked {
+            rename_references(&mut u.resource, &rename);
+            if let Some(to) = u.patient.as_ref().and_then(|p| renamed.get(p)) {
+                u.patient = Some(to.clone());
+            }
+        }
+        m.upserts = linked;
+        Ok(())
+    }
+
+    /// Rejects every upsert that refers to something neither the batch nor the server has,
+    /// and then whatever referred to those, until what is left is whole.
+    fn check_references(
+        &self,
+        m: &mut Mapping,
+        report: &mut Report,
+        progress: &dyn Fn(Step),
+    ) -> Result<(), StoreError> {
+        let mut available: HashSet<String> = m.upserts.iter().map(|u| u.key.criteria()).collect();
+        let refs: Vec<Vec<String>> = m.upserts.iter().map(|u| references(&u.resource)).collect();
+        let outside: HashSet<&String> = refs
+            .iter()
+            .flatten()
+            .filter(|r| !available.contains(*r))
+            .collect();
+        let mut on_server: HashMap<String, bool> = HashMap::new();
+        let total = outside.len() as u64;
+        for (i, r) in outside.into_iter().enumerate() {
+            if i % 500 == 0 {
+                progress(Step {
+                    stage: "checking references",
+                    done: i as u64,
+                    total,
+                });
+            }
+            let found = match parse_key(r) {
+                Some(k) => self.find(&k)?.is_some(),
+                None => false,
+            };
+            on_server.insert(r.clone(), found);
+        }
+        let mut keep = vec![true; m.upserts.len()];
+        loop {
+            let mut changed = false;
+            for (i, u) in m.upserts.iter().enumerate() {
+                if !keep[i] {
+                    continue;
+                }
+                let missing = refs[i].iter().find(|r| {
+                    !available.contains(*r) && !on_server.get(*r).copied().unwrap_or(false)
+                });
+                if let Some(r) = missing {
+                    report.rejected.push(Rejection::at(
+                        &u.origin,
+                        None,
+                        format!("it refers to {r}, which neither this batch nor the server holds"),
+                    ));
+                    keep[i] = false;
+                    available.remove(&u.key.criteria());
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut flags = keep.into_iter();
+        m.upserts.retain(|_| flags.next().unwrap_or(false));
+        Ok(())
+    }
+}
+
+/// The transaction's entries: deletes, a Provenance per patient (and one for what belongs
+/// to no patient), and the upserts.
+fn entries(m: &Mapping, digest: &str) -> (Vec<Value>, Vec<Kind>) {
+    let mut entries = Vec::new();
+    let mut kinds = Vec::new();
+    for r in &m.removals {
+        entries.push(json!({"request": {"method": "DELETE", "url": r.key.criteria()}}));
+        kinds.push(Kind::Removal);
+    }
+    let mut groups: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
+    for u in &m.upserts {
+        let mut resource = u.resource.clone();
+        resource["meta"]["source"] = json!(m.source);
+        let criteria = u.key.criteria();
+        groups
+            .entry(u.patient.as_ref().map(Key::criteria))
+            .or_default()
+            .push(criteria.clone());
+        entries.push(json!({"resource": resource, "request": {"method": "PUT", "url": criteria}}));
+        kinds.push(Kind::Upsert);
+    }
+    let recorded = format_instant(now_micros());
+    for (patient, targets) in groups {
+        // One Provenance per patient: it sits in that patient's compartment, where the
+        // patient sees it, and names no one else.
+        let group = match &patient {
+            Some(p) => hex(&openssl::sha::sha256(p.as_bytes())[..8]),
+            None => "shared".to_string(),
+        };
+        let id = format!("{}:{digest}:{group}", m.source);
+        let mut agent = json!({
+            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "author", "display": "Author"}]},
+            "who": {"identifier": {"system": ODS_CODE, "value": m.sender.ods}}
+        });
+        if let Some(n) = &m.sender.name {
+            agent["who"]["display"] = json!(n);
+        }
+        let provenance = json!({
+            "resourceType": "Provenance",
+            "target": targets.iter().map(|t| json!({"reference": t})).collect::<Vec<_>>(),
+            "recorded": recorded,
+            "activity": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "UPDATE", "display": "revise"}]},
+            "agent": [agent],
+            "entity": [{"role": "source", "what": {"identifier": {"system": batch_system(), "value": id}, "display": format!("{} batch", m.source)}}]
+        });
+        let condition = format!(
+            "entity:identifier={}|{}",
+            form_urlencoded::byte_serialize(batch_system().as_bytes()).collect::<String>(),
+            form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+        );
+        entries.push(json!({"resource": provenance, "request": {"method": "POST", "url": "Provenance", "ifNoneExist": condition}}));
+        kinds.push(Kind::Provenance);
+    }
+    (entries, kinds)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The conditional references (`Type?…`) a resource holds.
+fn references(v: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    walk(v, &mut |k, s| {
+        if k == "reference" && s.contains('?') {
+            out.push(s.to_string());
+        }
+    });
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn walk(v: &Value, f: &mut impl FnMut(&str, &str)) {
+    match v {
+        Value::Object(o) => {
+            for (k, c) in o {
+                match c {
+                    Value::String(s) => f(k, s),
+                    other => walk(other, f),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|c| walk(c, f)),
+        _ => {}
+    }
+}
+
+fn rename_references(v: &mut Value, rename: &HashMap<String, String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, c) in o.iter_mut() {
+                match c {
+                    Value::String(s) if k == "reference" => {
+                        if let Some(to) = rename.get(s.as_str()) {
+                            *s = to.clone();
+                        }
+                    }
+                    other => rename_references(other, rename),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|c| rename_references(c, rename)),
+        _ => {}
+    }
+}
+
+/// The key of a criteria string one of our keys wrote.
+fn parse_key(criteria: &str) -> Option<Key> {
+    let (t, q) = criteria.split_once("?identifier=")?;
+    let rt = crate::fhir::ResourceType::parse(t)?;
+    let decoded: String = form_urlencoded::parse(format!("v={q}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())?;
+    let (system, value) = decoded.split_once('|')?;
+    let mut unescaped = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            unescaped.extend(chars.next());
+        } else {
+            unescaped.push(c);
+        }
+    }
+    Some(Key::new(rt.as_str(), system, unescaped))
+}
+
+fn merge_stored(found: &StoredVersion, incoming: Value) -> Value {
+    let existing = found
+        .content
+        .as_deref()
+        .and_then(|c| serde_json::from_str::<Value>(c).ok())
+        .unwrap_or(Value::Null);
+    let mut merged = merge(&existing, incoming);
+    if let Some(id) = existing.get("id") {
+        merged["id"] = id.clone();
+    }
+    merged
+}
+
+/// One person's record from two sources: the incoming source's elements win, elements only
+/// the existing record has are kept, and identifiers are the union (the incoming one for a
+/// system both have), in a stable order so the same inputs merge to the same content.
+pub fn merge(existing: &Value, incoming: Value) -> Value {
+    let (Some(old), Value::Object(mut new)) = (existing.as_object(), incoming) else {
+        return existing.clone();
+    };
+    for (k, v) in old {
+        if matches!(k.as_str(), "meta" | "text" | "id") {
+            continue;
+        }
+        if !new.contains_key(k) {
+            new.insert(k.clone(), v.clone());
+        }
+    }
+    let mut ids: Vec<Value> = new
+        .get("identifier")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let systems: HashSet<String> = ids
+        .iter()
+        .filter_map(|i| i.get("system").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    for i in old
+        .get("identifier")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let s = i.get("system").and_then(Value::as_str).unwrap_or("");
+        if !systems.contains(s) {
+            ids.push(i.clone());
+        }
+    }
+    let rank = |i: &Value| {
+        let s = i
+            .get("system")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        (
+            s != NHS_NUMBER,
+            s,
+            i.get("value")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        )
+    };
+    ids.sort_by_key(rank);
+    if !ids.is_empty() {
+        new.insert("identifier".into(), Value::Array(ids));
+    }
+    Value::Object(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merging_keeps_other_sources_identifiers_and_elements() {
+        let existing = json!({"resourceType": "Patient", "id": "p",
+            "identifier": [{"system": NHS_NUMBER, "value": "9991000011"}, {"system": "emis", "value": "E"}],
+            "address": [{"postalCode": "LS1 1AA"}], "gender": "male"});
+        let incoming = json!({"resourceType": "Patient",
+            "identifier": [{"system": "rio", "value": "R"}, {"system": NHS_NUMBER, "value": "9991000011"}],
+            "gender": "female"});
+        let merged = merge(&existing, incoming);
+        assert_eq!(merged["gender"], "female");
+        assert_eq!(merged["address"][0]["postalCode"], "LS1 1AA");
+        let systems: Vec<&str> = merged["identifier"]
+            .as_array()
+            .expect("ids")
+            .iter()
+            .filter_map(|i| i["system"].as_str())
+            .collect();
+        assert_eq!(systems, [NHS_NUMBER, "emis", "rio"]);
+        assert_eq!(merge(&merged, merged.clone()), merged);
+    }
+
+    #[test]
+    fn criteria_parse_back_to_their_keys() {
+        let k = Key::new("Patient", "https://x.example/id", "{A|1,2}");
+        assert_eq!(parse_key(&k.criteria()), Some(k));
+    }
+}

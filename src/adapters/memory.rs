@@ -1,0 +1,77 @@
+//! What an adapter keeps between batches (EMIS's code tables: a later batch may use a CodeId
+//! delivered only in an earlier one). Read before mapping; written in the import's own
+//! database transaction, so a refused batch teaches nothing.
+
+use std::collections::HashMap;
+
+use super::model::Remember;
+use crate::store::{Bind, Query, Store, StoreError, Tx};
+
+#[derive(Debug, Default, Clone)]
+pub struct Memory {
+    items: HashMap<(String, String), String>,
+}
+
+impl Memory {
+    pub fn load(store: &Store, adapter: &str) -> Result<Memory, StoreError> {
+        let mut q = Query::new(
+            "SELECT kind || '\u{1f}' || key AS a, value AS b FROM adapter_memory WHERE adapter = ?",
+        );
+        q.bind(Bind::Text(adapter.to_string()));
+        let rows = store.read(|tx| tx.pairs(&q))?;
+        let items = rows
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let (kind, key) = k.split_once('\u{1f}')?;
+                Some(((kind.to_string(), key.to_string()), v))
+            })
+            .collect();
+        Ok(Memory { items })
+    }
+
+    pub fn get(&self, kind: &str, key: &str) -> Option<&str> {
+        self.items
+            .get(&(kind.to_string(), key.to_string()))
+            .map(String::as_str)
+    }
+
+    /// Adds what a batch delivers, so the batch itself sees it too.
+    pub fn learn(&mut self, items: &[Remember]) {
+        for r in items {
+            self.items
+                .insert((r.kind.clone(), r.key.clone()), r.value.clone());
+        }
+    }
+}
+
+/// Rows per statement: four bound values each, well under both databases' limits.
+const CHUNK: usize = 200;
+
+/// Writes (or overwrites) what `adapter` keeps.
+pub fn save(tx: &mut dyn Tx, adapter: &str, items: &[Remember]) -> Result<(), StoreError> {
+    // One statement may not set a row twice (PostgreSQL refuses): the last word wins.
+    let mut last: HashMap<(&str, &str), usize> = HashMap::new();
+    for (i, r) in items.iter().enumerate() {
+        last.insert((r.kind.as_str(), r.key.as_str()), i);
+    }
+    let mut keep: Vec<usize> = last.into_values().collect();
+    keep.sort_unstable();
+    let items: Vec<&Remember> = keep.into_iter().map(|i| &items[i]).collect();
+    for chunk in items.chunks(CHUNK) {
+        let mut q = Query::new("INSERT INTO adapter_memory (adapter, kind, key, value) VALUES ");
+        for (i, r) in chunk.iter().enumerate() {
+            q.push(if i == 0 {
+                "(?, ?, ?, ?)"
+            } else {
+                ", (?, ?, ?, ?)"
+            });
+            q.bind(Bind::Text(adapter.to_string()));
+            q.bind(Bind::Text(r.kind.clone()));
+            q.bind(Bind::Text(r.key.clone()));
+            q.bind(Bind::Text(r.value.clone()));
+        }
+        q.push(" ON CONFLICT (adapter, kind, key) DO UPDATE SET value = excluded.value");
+        tx.execute(&q)?;
+    }
+    Ok(())
+}
