@@ -46,6 +46,9 @@ enum Command {
         /// A profile every resource of a type must meet when enforcing: TYPE=URL, repeatable.
         #[arg(long = "default-profile", value_name = "TYPE=URL")]
         default_profiles: Vec<String>,
+        /// An adapter's configuration file for $ingest: NAME=PATH, repeatable.
+        #[arg(long = "adapter-config", value_name = "NAME=PATH")]
+        adapter_configs: Vec<String>,
     },
     /// Create the database if needed and apply pending migrations.
     Migrate {
@@ -81,15 +84,10 @@ fn main() -> ExitCode {
             pool_size,
             enforce_profiles,
             default_profiles,
-        } => default_profiles
-            .iter()
-            .map(|d| {
-                d.split_once('=')
-                    .map(|(t, u)| (t.to_string(), u.to_string()))
-                    .ok_or_else(|| format!("--default-profile '{d}' is not TYPE=URL"))
-            })
-            .collect::<Result<_, _>>()
-            .and_then(|defaults: std::collections::HashMap<String, String>| {
+            adapter_configs,
+        } => pairs(&default_profiles, "--default-profile", "TYPE=URL")
+            .and_then(|d| Ok((d, pairs(&adapter_configs, "--adapter-config", "NAME=PATH")?)))
+            .and_then(|(defaults, configs)| {
                 serve(ServerConfig {
                     base_url,
                     body_limit,
@@ -99,6 +97,10 @@ fn main() -> ExitCode {
                         enforce: enforce_profiles || !defaults.is_empty(),
                         defaults,
                     },
+                    adapter_configs: configs
+                        .into_iter()
+                        .map(|(k, v)| (k, std::path::PathBuf::from(v)))
+                        .collect(),
                     ..ServerConfig::new(listen, database)
                 })
             }),
@@ -128,6 +130,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `KEY=VALUE` options as a map.
+fn pairs(
+    items: &[String],
+    flag: &str,
+    form: &str,
+) -> Result<std::collections::HashMap<String, String>, String> {
+    items
+        .iter()
+        .map(|d| {
+            d.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("{flag} '{d}' is not {form}"))
+        })
+        .collect()
 }
 
 fn serve(cfg: ServerConfig) -> Result<(), String> {

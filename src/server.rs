@@ -1,7 +1,9 @@
 //! Server configuration and start-up: open the store (creating and migrating it), bind, and
 //! run actix-web with request logging. actix-web stops gracefully on SIGINT/SIGTERM.
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 
 use actix_web::middleware::{from_fn, Logger};
 use actix_web::{web, App, HttpServer};
@@ -28,6 +30,8 @@ pub struct ServerConfig {
     pub pool_size: Option<u32>,
     /// Profiles that create and update enforce.
     pub profiles: Policy,
+    /// Adapter name → its configuration file, for `$ingest`; others use their defaults.
+    pub adapter_configs: HashMap<String, PathBuf>,
 }
 
 impl ServerConfig {
@@ -40,6 +44,7 @@ impl ServerConfig {
             workers: None,
             pool_size: None,
             profiles: Policy::default(),
+            adapter_configs: HashMap::new(),
         }
     }
 }
@@ -66,6 +71,10 @@ pub fn start(cfg: &ServerConfig) -> std::io::Result<Running> {
             )));
         }
     }
+    // An adapter configuration that does not load is refused now, not at the first upload.
+    for (name, path) in &cfg.adapter_configs {
+        crate::adapters::adapter(name, Some(path)).map_err(std::io::Error::other)?;
+    }
     let store = Store::open(&cfg.database_url, cfg.pool_size)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let custom = crate::search::load_custom_parameters(&store)
@@ -86,6 +95,7 @@ pub fn start(cfg: &ServerConfig) -> std::io::Result<Running> {
         base_url: base_url.clone(),
         body_limit: cfg.body_limit,
         profiles: cfg.profiles.clone(),
+        adapter_configs: cfg.adapter_configs.clone(),
     });
     let mut server = HttpServer::new(move || {
         App::new()

@@ -20,10 +20,23 @@ impl Table {
             .bytes
             .strip_prefix(b"\xEF\xBB\xBF")
             .unwrap_or(&file.bytes);
+        // The reader counts a CRLF record's start on the line before; plain LF counts right.
+        let bytes: Vec<u8> = if bytes.contains(&b'\r') {
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut it = bytes.iter().peekable();
+            while let Some(&b) = it.next() {
+                if !(b == b'\r' && it.peek() == Some(&&b'\n')) {
+                    out.push(b);
+                }
+            }
+            out
+        } else {
+            bytes.to_vec()
+        };
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
-            .from_reader(bytes);
+            .from_reader(bytes.as_slice());
         let malformed = |e: csv::Error| {
             let line = e.position().map(|p| p.line());
             BatchError::one(Rejection {
@@ -181,7 +194,7 @@ mod tests {
 
     #[test]
     fn rows_keep_their_lines_and_ragged_rows_refuse_the_file() {
-        let t = Table::read(&file("A,B\n1,\n\"x\ny\",2\n"), &["A", "B"]).expect("reads");
+        let t = Table::read(&file("A,B\r\n1,\r\n\"x\r\ny\",2\r\n"), &["A", "B"]).expect("reads");
         let rows: Vec<_> = t
             .rows()
             .map(|r| (r.origin().line, r.get("A"), r.get("B")))

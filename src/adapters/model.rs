@@ -14,6 +14,8 @@ pub const ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
 pub const OBSERVATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
 /// Where Carebridge's own identifier systems live.
 pub const SYSTEM_BASE: &str = "https://fhir.carebridge.example/Id";
+/// Where the code systems of source-local codes live.
+pub const CODE_SYSTEM_BASE: &str = "https://fhir.carebridge.example/CodeSystem";
 
 /// A resource named by one of its identifiers: how the batch upserts it, deletes it and
 /// refers to it (`Type?identifier=system|value`), whether it is written now or was in an

@@ -11,6 +11,7 @@ mod error;
 mod error_format;
 mod everything;
 mod history;
+mod ingest;
 mod negotiate;
 mod patch;
 mod query;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub body_limit: usize,
     /// The profiles create and update enforce.
     pub profiles: crate::profile::Policy,
+    /// Adapter name → its configuration file, for `$ingest`.
+    pub adapter_configs: std::collections::HashMap<String, std::path::PathBuf>,
 }
 
 /// The route table: every interaction the server offers, under the FHIR base `/fhir`.
@@ -55,6 +58,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/metadata")
                     .route(web::get().to(capabilities::metadata))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/$ingest")
+                    .route(web::post().to(ingest::post))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

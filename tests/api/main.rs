@@ -4,6 +4,7 @@
 mod fixtures;
 mod helpers;
 
+mod adapters;
 mod capabilities;
 mod conditional;
 mod conformance;
@@ -13,6 +14,7 @@ mod errors;
 mod everything;
 mod formats;
 mod history;
+mod ingest_emis;
 mod patch;
 mod read;
 mod search;

@@ -9,7 +9,8 @@ use super::super::model::{
     coding, concept, put, Key, Mapping, Rejection, Upsert, NHS_NUMBER, ODS_CODE,
 };
 use super::{
-    deleted, each, guid, key, organisation_key, patient_key, practitioner_key, system, Tables,
+    code_system, deleted, each, guid, key, organisation_key, patient_key, practitioner_key, system,
+    Tables,
 };
 use crate::profile::nhs_number;
 
@@ -188,7 +189,7 @@ fn user_in_role(m: &mut Mapping, row: &Row<'_>) -> Result<(), Rejection> {
     if let Some(code) = row.get("JobCategoryCode") {
         r["code"] = json!([concept(
             vec![coding(
-                &system("job-category"),
+                &code_system("job-category"),
                 code,
                 row.get("JobCategoryName")
             )],

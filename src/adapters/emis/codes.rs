@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::super::memory::Memory;
 use super::super::model::{coding, concept, Mapping, Remember, SNOMED};
-use super::{system, Tables};
+use super::{code_system, Tables};
 use crate::adapters::csv_table::Row;
 use crate::adapters::model::Rejection;
 
@@ -107,7 +107,7 @@ impl Codes {
         if let Some(r) = &c.read {
             codings.push(coding(READ_V2, r, term));
         }
-        codings.push(coding(&system("code-id"), id, term));
+        codings.push(coding(&code_system("code-id"), id, term));
         Ok(concept(codings, term))
     }
 
@@ -140,7 +140,7 @@ impl Codes {
         if let Some(s) = &d.dmd {
             codings.push(coding(SNOMED, s, term));
         }
-        codings.push(coding(&system("drug-code-id"), id, term));
+        codings.push(coding(&code_system("drug-code-id"), id, term));
         Ok(concept(codings, term))
     }
 }

@@ -14,7 +14,9 @@ use serde::Deserialize;
 
 use super::csv_table::{Row, Table};
 use super::memory::Memory;
-use super::model::{BatchError, Key, Mapping, Rejection, Remember, Sender, SYSTEM_BASE};
+use super::model::{
+    BatchError, Key, Mapping, Rejection, Remember, Sender, CODE_SYSTEM_BASE, SYSTEM_BASE,
+};
 use super::source::{SourceBatch, SourceFile};
 use super::SourceAdapter;
 use codes::Codes;
@@ -57,6 +59,11 @@ impl Emis {
 /// The identifier system of one kind of EMIS record.
 pub fn system(kind: &str) -> String {
     format!("{SYSTEM_BASE}/emis-{kind}")
+}
+
+/// The code system of one kind of EMIS-local code.
+pub fn code_system(kind: &str) -> String {
+    format!("{CODE_SYSTEM_BASE}/emis-{kind}")
 }
 
 /// EMIS GUIDs are upper-case in braces; the same GUID written otherwise is the same record.

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::super::csv_table::Row;
-use super::super::model::{coding, concept, put, Mapping, Rejection, Upsert};
+use super::super::model::{coding, concept, put, Mapping, Rejection, Upsert, CODE_SYSTEM_BASE};
 use super::admin::{confidential, date};
 use super::codes::Codes;
 use super::{deleted, each, key, patient_key, practitioner_key, Tables};
@@ -131,7 +131,7 @@ fn drug_record(m: &mut Mapping, codes: &Codes, row: &Row<'_>) -> Result<(), Reje
             "automatic" => "automatic",
             other => return Err(row.reject("PrescriptionType", format!("'{other}' is not a prescription type this adapter knows (Acute, Repeat, Repeat dispensed, Automatic)"))),
         };
-        ext.push(json!({"url": PRESCRIPTION_TYPE, "valueCoding": coding(PRESCRIPTION_TYPE, code, Some(t))}));
+        ext.push(json!({"url": PRESCRIPTION_TYPE, "valueCoding": coding(&format!("{CODE_SYSTEM_BASE}/prescription-type"), code, Some(t))}));
         s["category"] = concept(
             vec![coding(
                 "http://terminology.hl7.org/CodeSystem/medication-statement-category",
