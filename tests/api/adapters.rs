@@ -34,18 +34,6 @@ impl Batch {
         Batch { files }
     }
 
-    /// Only the named files.
-    pub fn only(&self, names: &[&str]) -> Batch {
-        Batch {
-            files: self
-                .files
-                .iter()
-                .filter(|(n, _)| names.contains(&n.as_str()))
-                .cloned()
-                .collect(),
-        }
-    }
-
     /// The file's text changed by `f`; the change must happen.
     pub fn edit(mut self, file: &str, f: impl Fn(&str) -> String) -> Batch {
         let entry = self

@@ -7,7 +7,6 @@ use crate::adapters::{address, count, ingest, one, report, set_column, Batch};
 use crate::storage_test;
 
 const EMIS: &str = "https://fhir.carebridge.example/Id/emis";
-const ALEX: &str = "{A1B2C3D4-0001-4000-8000-000000000001}";
 const WEIGHT: &str = "{0B000000-0003-4000-8000-000000000000}";
 
 fn sample() -> Batch {
