@@ -15,6 +15,16 @@ pub struct Table {
 impl Table {
     /// Reads `file`, whose header must hold exactly `expected` (in any order).
     pub fn read(file: &SourceFile, expected: &[&str]) -> Result<Table, BatchError> {
+        Table::read_renamed(file, expected, &HashMap::new())
+    }
+
+    /// Reads `file`, whose header must hold exactly `expected`, each under the name
+    /// `renames` gives it if any; rows answer to the names in `expected`.
+    pub fn read_renamed(
+        file: &SourceFile,
+        expected: &[&str],
+        renames: &HashMap<String, String>,
+    ) -> Result<Table, BatchError> {
         let name = file.name.as_str();
         let bytes = file
             .bytes
@@ -47,14 +57,28 @@ impl Table {
             })
         };
         let header = reader.headers().map_err(malformed)?.clone();
+        let source_name = |ours: &str| {
+            renames
+                .get(ours)
+                .cloned()
+                .unwrap_or_else(|| ours.to_string())
+        };
+        let expected: Vec<String> = expected.iter().map(|e| source_name(e)).collect();
+        let ours: HashMap<String, String> = renames
+            .iter()
+            .map(|(o, s)| (s.clone(), o.clone()))
+            .collect();
         let columns: HashMap<String, usize> = header
             .iter()
             .enumerate()
-            .map(|(i, h)| (h.trim().to_string(), i))
+            .map(|(i, h)| {
+                let h = h.trim();
+                (ours.get(h).cloned().unwrap_or_else(|| h.to_string()), i)
+            })
             .collect();
         let mut problems = Vec::new();
         for (i, h) in header.iter().enumerate() {
-            if !expected.contains(&h.trim()) {
+            if !expected.iter().any(|e| e == h.trim()) {
                 problems.push(Rejection {
                     file: name.to_string(),
                     line: Some(1),
@@ -67,8 +91,8 @@ impl Table {
                 });
             }
         }
-        for e in expected {
-            if !columns.contains_key(*e) {
+        for e in &expected {
+            if !header.iter().any(|h| h.trim() == e) {
                 problems.push(Rejection {
                     file: name.to_string(),
                     line: Some(1),
@@ -158,6 +182,13 @@ impl<'a> Row<'a> {
             Some("true") | Some("1") => Ok(true),
             Some(other) => Err(self.reject(column, format!("'{other}' is not true or false"))),
         }
+    }
+
+    /// A `yyyy-MM-dd` column as a FHIR date.
+    pub fn date(&self, column: &str) -> Result<Option<String>, Rejection> {
+        self.parsed(column, |v| {
+            super::dates::date(v).map(|d| d.format("%Y-%m-%d").to_string())
+        })
     }
 
     /// A value parsed by `parse`, whose error text names what was expected.

@@ -14,8 +14,10 @@ pub mod emis;
 pub mod import;
 pub mod memory;
 pub mod model;
+pub mod person;
 pub mod report;
 pub mod source;
+pub mod tables;
 
 use std::path::Path;
 

@@ -4,15 +4,12 @@
 use serde_json::{json, Value};
 
 use super::super::csv_table::Row;
-use super::super::dates;
-use super::super::model::{
-    coding, concept, put, Key, Mapping, Rejection, Upsert, NHS_NUMBER, ODS_CODE,
-};
+use super::super::model::{coding, concept, put, Key, Mapping, Rejection, Upsert, ODS_CODE};
+use super::super::person::{nhs, nhs_identifier, person_keys};
 use super::{
     code_system, deleted, each, guid, key, organisation_key, patient_key, practitioner_key, system,
     Tables,
 };
-use crate::profile::nhs_number;
 
 pub const ORGANISATION: &[&str] = &[
     "OrganisationGuid",
@@ -81,10 +78,6 @@ pub const PATIENT: &[&str] = &[
     "ProcessingId",
 ];
 
-pub const NHS_NUMBER_STATUS_EXTENSION: &str =
-    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus";
-pub const NHS_NUMBER_STATUS_SYSTEM: &str =
-    "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland";
 /// When an organisation opened and closed: R4's Organization has no element for it.
 pub const ORGANISATION_PERIOD: &str =
     "https://fhir.carebridge.example/StructureDefinition/organisation-period";
@@ -96,13 +89,6 @@ pub fn map(tables: &Tables, m: &mut Mapping) {
     each(m, tables.rows("Admin_Patient"), patient);
 }
 
-/// A date column as a FHIR date.
-pub fn date(row: &Row<'_>, column: &str) -> Result<Option<String>, Rejection> {
-    row.parsed(column, |v| {
-        dates::date(v).map(|d| d.format("%Y-%m-%d").to_string())
-    })
-}
-
 fn organisation(m: &mut Mapping, row: &Row<'_>) -> Result<(), Rejection> {
     let g = row.required("OrganisationGuid")?;
     let k = organisation_key(g);
@@ -112,8 +98,8 @@ fn organisation(m: &mut Mapping, row: &Row<'_>) -> Result<(), Rejection> {
         identifiers.push(json!({"system": ODS_CODE, "value": ods}));
         aliases.push(Key::new("Organization", ODS_CODE, ods));
     }
-    let close = date(row, "CloseDate")?;
-    let open = date(row, "OpenDate")?;
+    let close = row.date("CloseDate")?;
+    let open = row.date("OpenDate")?;
     let mut o = json!({"resourceType": "Organization", "identifier": identifiers,
         "active": close.is_none()});
     put(
@@ -198,8 +184,8 @@ fn user_in_role(m: &mut Mapping, row: &Row<'_>) -> Result<(), Rejection> {
     } else if let Some(name) = row.get("JobCategoryName") {
         r["code"] = json!([concept(vec![], Some(name))]);
     }
-    let start = date(row, "ContractStartDate")?;
-    let end = date(row, "ContractEndDate")?;
+    let start = row.date("ContractStartDate")?;
+    let end = row.date("ContractEndDate")?;
     let mut period = json!({});
     put(&mut period, "start", start.map(Value::from));
     put(&mut period, "end", end.map(Value::from));
@@ -234,37 +220,6 @@ fn gender(row: &Row<'_>, column: &str) -> Result<Option<&'static str>, Rejection
     })
 }
 
-/// An NHS number column: checked (ten digits, Modulus 11); an invalid one rejects the row.
-pub fn nhs(row: &Row<'_>, column: &str) -> Result<Option<String>, Rejection> {
-    row.parsed(column, |v| {
-        let digits: String = v.chars().filter(|c| !c.is_whitespace()).collect();
-        if nhs_number::is_valid(&digits) {
-            Ok(digits)
-        } else {
-            Err("is not a valid NHS number (ten digits with a Modulus 11 check digit)".to_string())
-        }
-    })
-}
-
-/// The Patient's key and aliases: a valid NHS number links the person across sources; the
-/// source's own identifier is always an alias.
-pub fn person_keys(nhs: Option<&str>, source: Key) -> (Key, Vec<Key>) {
-    match nhs {
-        Some(n) => (Key::new("Patient", NHS_NUMBER, n), vec![source]),
-        None => (source, vec![]),
-    }
-}
-
-/// An NHS number identifier with its verification status (UK Core) when the source has one.
-pub fn nhs_identifier(number: &str, status: Option<&str>) -> Value {
-    let mut id = json!({"system": NHS_NUMBER, "value": number});
-    if let Some(code) = status.filter(|s| s.len() == 2 && s.chars().all(|c| c.is_ascii_digit())) {
-        id["extension"] = json!([{"url": NHS_NUMBER_STATUS_EXTENSION,
-            "valueCodeableConcept": concept(vec![coding(NHS_NUMBER_STATUS_SYSTEM, code, None)], None)}]);
-    }
-    id
-}
-
 fn patient(m: &mut Mapping, row: &Row<'_>) -> Result<(), Rejection> {
     let g = row.required("PatientGuid")?;
     let source = patient_key(g);
@@ -297,14 +252,14 @@ fn patient(m: &mut Mapping, row: &Row<'_>) -> Result<(), Rejection> {
     put(
         &mut p,
         "birthDate",
-        date(row, "DateOfBirth")?.map(Value::from),
+        row.date("DateOfBirth")?.map(Value::from),
     );
     put(
         &mut p,
         "deceasedDateTime",
-        date(row, "DateOfDeath")?.map(Value::from),
+        row.date("DateOfDeath")?.map(Value::from),
     );
-    let _ = date(row, "DateOfDeactivation")?;
+    let _ = row.date("DateOfDeactivation")?;
     let mut telecom = Vec::new();
     if let Some(e) = row.get("EmailAddress") {
         telecom.push(json!({"system": "email", "value": e, "use": "home"}));

@@ -12,7 +12,7 @@ use super::super::dates;
 use super::super::model::{
     coding, concept, put, Key, Mapping, Rejection, Upsert, OBSERVATION_CATEGORY, SNOMED, UCUM,
 };
-use super::admin::{confidential, date};
+use super::admin::confidential;
 use super::codes::Codes;
 use super::{deleted, each, guid, key, organisation_key, patient_key, practitioner_key, Tables};
 
@@ -144,7 +144,7 @@ fn entered(row: &Row<'_>) -> Result<Option<String>, Rejection> {
         (Some(d), Some(t)) => dates::local_date_and_time(d, Some(t))
             .map(Some)
             .map_err(|why| row.reject("EnteredTime", format!("'{d} {t}' {why}"))),
-        (Some(_), None) => date(row, "EnteredDate").map(|_| None),
+        (Some(_), None) => row.date("EnteredDate").map(|_| None),
         _ => Ok(None),
     }
 }
@@ -258,7 +258,7 @@ fn problem(
     put(
         &mut c,
         "recordedDate",
-        date(obs, "EnteredDate")?.map(Value::from),
+        obs.date("EnteredDate")?.map(Value::from),
     );
     put(
         &mut c,
@@ -433,7 +433,7 @@ fn observation(
         put(
             &mut a,
             "recordedDate",
-            date(row, "EnteredDate")?.map(Value::from),
+            row.date("EnteredDate")?.map(Value::from),
         );
         put(&mut a, "recorder", clinician);
         put(

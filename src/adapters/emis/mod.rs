@@ -12,12 +12,13 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::csv_table::{Row, Table};
 use super::memory::Memory;
 use super::model::{
     BatchError, Key, Mapping, Rejection, Remember, Sender, CODE_SYSTEM_BASE, SYSTEM_BASE,
 };
-use super::source::{SourceBatch, SourceFile};
+use super::source::SourceBatch;
+pub(crate) use super::tables::{deleted, each};
+use super::tables::{Renames, Tables};
 use super::SourceAdapter;
 use codes::Codes;
 
@@ -100,90 +101,6 @@ fn table_of(file: &str) -> Option<&'static str> {
     })
 }
 
-/// A batch's tables, read and checked; several files of one table (several deliveries)
-/// are read in name order.
-struct Tables {
-    by_name: Vec<(&'static str, Table)>,
-}
-
-impl Tables {
-    fn read(batch: &SourceBatch, m: &mut Mapping) -> Result<Tables, BatchError> {
-        let mut by_name = Vec::new();
-        let mut problems = Vec::new();
-        for f in &batch.files {
-            let Some(t) = table_of(&f.name) else {
-                m.rejected.push(unread(f));
-                continue;
-            };
-            let columns = TABLES
-                .iter()
-                .find(|(n, _)| *n == t)
-                .map_or(&[][..], |(_, c)| c);
-            match Table::read(f, columns) {
-                Ok(table) => by_name.push((t, table)),
-                Err(e) => problems.extend(e.0),
-            }
-        }
-        if !problems.is_empty() {
-            return Err(BatchError(problems));
-        }
-        if by_name.is_empty() {
-            return Err(BatchError::one(Rejection::file(
-                "(batch)",
-                "holds no EMIS extract file (Admin_Patient.csv, CareRecord_Observation.csv, …)",
-            )));
-        }
-        m.rows = by_name.iter().map(|(_, t)| t.len() as u64).sum();
-        Ok(Tables { by_name })
-    }
-
-    fn rows<'s>(&'s self, table: &'s str) -> impl Iterator<Item = Row<'s>> + 's {
-        self.by_name
-            .iter()
-            .filter(move |(n, _)| *n == table)
-            .flat_map(|(_, t)| t.rows())
-    }
-}
-
-/// A file this adapter does not map is reported, never silently passed over.
-fn unread(f: &SourceFile) -> Rejection {
-    let lines = f
-        .bytes
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        .saturating_sub(1);
-    Rejection::file(
-        &f.name,
-        format!("is not an extract table this adapter maps; its {lines} rows were not imported"),
-    )
-}
-
-/// Runs `map` over every row, putting a row's error among the rejected.
-fn each<'a>(
-    m: &mut Mapping,
-    rows: impl Iterator<Item = Row<'a>>,
-    mut map: impl FnMut(&mut Mapping, &Row<'a>) -> Result<(), Rejection>,
-) {
-    for row in rows {
-        if let Err(r) = map(m, &row) {
-            m.rejected.push(r);
-        }
-    }
-}
-
-/// A deleted row removes the record it keyed; `true` when the row was a delete.
-fn deleted(m: &mut Mapping, row: &Row<'_>, key: Key) -> Result<bool, Rejection> {
-    if row.flag("Deleted")? {
-        m.removals.push(super::model::Removal {
-            key,
-            origin: row.origin(),
-        });
-        return Ok(true);
-    }
-    Ok(false)
-}
-
 impl SourceAdapter for Emis {
     fn name(&self) -> &'static str {
         "emis"
@@ -197,7 +114,7 @@ impl SourceAdapter for Emis {
             },
             "urn:carebridge:adapter:emis#EMIS-Web",
         );
-        let tables = Tables::read(batch, &mut m)?;
+        let tables = Tables::read(batch, &mut m, TABLES, table_of, &Renames::new(), "EMIS")?;
         let sender = tables
             .rows("Admin_Organisation")
             .find_map(|r| {

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::super::csv_table::Row;
 use super::super::model::{coding, concept, put, Mapping, Rejection, Upsert, CODE_SYSTEM_BASE};
-use super::admin::{confidential, date};
+use super::admin::confidential;
 use super::codes::Codes;
 use super::{deleted, each, key, patient_key, practitioner_key, Tables};
 
@@ -59,7 +59,7 @@ fn drug_record(m: &mut Mapping, codes: &Codes, row: &Row<'_>) -> Result<(), Reje
         return Ok(());
     }
     let patient = patient_key(row.required("PatientGuid")?);
-    let cancelled = date(row, "CancellationDate")?;
+    let cancelled = row.date("CancellationDate")?;
     let status = match (row.flag("IsActive")?, &cancelled) {
         (_, Some(_)) => "stopped",
         (true, None) => "active",
@@ -87,7 +87,7 @@ fn drug_record(m: &mut Mapping, codes: &Codes, row: &Row<'_>) -> Result<(), Reje
     put(
         &mut s,
         "dateAsserted",
-        date(row, "EnteredDate")?.map(Value::from),
+        row.date("EnteredDate")?.map(Value::from),
     );
     put(
         &mut s,
