@@ -35,6 +35,14 @@ impl Memory {
             .map(String::as_str)
     }
 
+    /// Every (key, value) of one kind.
+    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.items
+            .iter()
+            .filter(move |((k, _), _)| k == kind)
+            .map(|((_, key), v)| (key.as_str(), v.as_str()))
+    }
+
     /// Adds what a batch delivers, so the batch itself sees it too.
     pub fn learn(&mut self, items: &[Remember]) {
         for r in items {

@@ -16,6 +16,7 @@ pub mod memory;
 pub mod model;
 pub mod person;
 pub mod report;
+pub mod rio;
 pub mod source;
 pub mod tables;
 
@@ -41,7 +42,8 @@ pub trait SourceAdapter: Send + Sync {
 type Constructor = fn(Option<&Path>) -> Result<Box<dyn SourceAdapter>, String>;
 
 /// Every adapter the server knows, by name.
-pub const ADAPTERS: &[(&str, Constructor)] = &[("emis", emis::Emis::boxed)];
+pub const ADAPTERS: &[(&str, Constructor)] =
+    &[("emis", emis::Emis::boxed), ("rio", rio::Rio::boxed)];
 
 /// The adapter called `name`, configured from `config` if given.
 pub fn adapter(name: &str, config: Option<&Path>) -> Result<Box<dyn SourceAdapter>, String> {

@@ -120,6 +120,14 @@ impl Rejection {
         }
     }
 
+    /// Where a rejection points, when it points at a row.
+    pub fn origin_of(r: &Rejection) -> Option<Origin> {
+        r.line.map(|line| Origin {
+            file: r.file.clone(),
+            line,
+        })
+    }
+
     pub fn file(file: &str, reason: impl Into<String>) -> Rejection {
         Rejection {
             file: file.to_string(),

@@ -12,6 +12,11 @@ pub const NHS_NUMBER_STATUS_EXTENSION: &str =
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus";
 pub const NHS_NUMBER_STATUS_SYSTEM: &str =
     "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland";
+pub const ETHNIC_CATEGORY_EXTENSION: &str =
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-EthnicCategory";
+pub const ETHNIC_CATEGORY_SYSTEM: &str =
+    "https://fhir.hl7.org.uk/CodeSystem/UKCore-EthnicCategoryEngland";
+
 /// An NHS number column: checked (ten digits, Modulus 11); an invalid one rejects the row.
 pub fn nhs(row: &Row<'_>, column: &str) -> Result<Option<String>, Rejection> {
     row.parsed(column, |v| {

@@ -15,6 +15,7 @@ mod everything;
 mod formats;
 mod history;
 mod ingest_emis;
+mod ingest_rio;
 mod patch;
 mod read;
 mod search;
