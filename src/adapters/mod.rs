@@ -19,6 +19,7 @@ pub mod report;
 pub mod rio;
 pub mod source;
 pub mod tables;
+pub mod vcse;
 
 use std::path::Path;
 
@@ -42,8 +43,11 @@ pub trait SourceAdapter: Send + Sync {
 type Constructor = fn(Option<&Path>) -> Result<Box<dyn SourceAdapter>, String>;
 
 /// Every adapter the server knows, by name.
-pub const ADAPTERS: &[(&str, Constructor)] =
-    &[("emis", emis::Emis::boxed), ("rio", rio::Rio::boxed)];
+pub const ADAPTERS: &[(&str, Constructor)] = &[
+    ("emis", emis::Emis::boxed),
+    ("rio", rio::Rio::boxed),
+    ("vcse", vcse::Vcse::boxed),
+];
 
 /// The adapter called `name`, configured from `config` if given.
 pub fn adapter(name: &str, config: Option<&Path>) -> Result<Box<dyn SourceAdapter>, String> {
