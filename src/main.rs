@@ -50,6 +50,13 @@ enum Command {
         #[arg(long = "adapter-config", value_name = "NAME=PATH")]
         adapter_configs: Vec<String>,
     },
+    /// Load the synthetic sample records of all three adapters, then serve them.
+    Demo {
+        #[arg(long, env = "CAREBRIDGE_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[arg(long, env = "CAREBRIDGE_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+    },
     /// Create the database if needed and apply pending migrations.
     Migrate {
         #[arg(long, env = "CAREBRIDGE_DATABASE_URL", default_value = DEFAULT_DATABASE)]
@@ -63,6 +70,8 @@ enum Command {
     },
     /// Import a source batch (EMIS, RiO or VCSE CRM) as conditional upserts, and report.
     Import(carebridge::adapters::command::ImportArgs),
+    /// Pull changes from a CRM's REST endpoint (Salesforce-style) and import them.
+    Sync(carebridge::adapters::vcse::sync::SyncArgs),
     /// Measure read, create and update throughput against a server it starts itself.
     Bench(carebridge::bench::BenchArgs),
     /// Generate patients with observations, then measure search workloads against them.
@@ -104,6 +113,7 @@ fn main() -> ExitCode {
                     ..ServerConfig::new(listen, database)
                 })
             }),
+        Command::Demo { listen, database } => demo(ServerConfig::new(listen, database)),
         Command::Migrate { database } => Store::open(&database, Some(1))
             .map(|s| log::info!("{} database is migrated", s.backend_name()))
             .map_err(|e| e.to_string()),
@@ -119,6 +129,7 @@ fn main() -> ExitCode {
             })
             .map(|n| log::info!("reindexed {n} resources")),
         Command::Import(args) => carebridge::adapters::command::run_import(args),
+        Command::Sync(args) => carebridge::adapters::vcse::sync::run_sync(args),
         Command::Bench(args) => carebridge::bench::run(args),
         Command::BenchSearch(args) => carebridge::bench::run_search(args),
         Command::BenchTransaction(args) => carebridge::bench::run_transaction(args),
@@ -146,6 +157,16 @@ fn pairs(
                 .ok_or_else(|| format!("{flag} '{d}' is not {form}"))
         })
         .collect()
+}
+
+fn demo(cfg: ServerConfig) -> Result<(), String> {
+    let store = Store::open(&cfg.database_url, Some(2)).map_err(|e| e.to_string())?;
+    let base = format!("http://{}/fhir", cfg.listen);
+    for report in carebridge::adapters::demo::load(&store, &base)? {
+        print!("{}", report.text());
+    }
+    drop(store);
+    serve(cfg)
 }
 
 fn serve(cfg: ServerConfig) -> Result<(), String> {

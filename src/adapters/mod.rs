@@ -10,6 +10,7 @@
 pub mod command;
 pub mod csv_table;
 pub mod dates;
+pub mod demo;
 pub mod emis;
 pub mod import;
 pub mod memory;

@@ -6,6 +6,7 @@
 
 mod objects;
 pub mod records;
+pub mod sync;
 
 use std::path::Path;
 
