@@ -9,11 +9,12 @@ use serde_json::{json, Value};
 
 use super::memory::{self, Memory};
 use super::model::{
-    escape_token, BatchError, Key, Mapping, Rejection, Upsert, NHS_NUMBER, ODS_CODE, SYSTEM_BASE,
+    escape_token, BatchError, Key, Mapping, Rejection, Remember, Upsert, NHS_NUMBER, ODS_CODE,
+    SYSTEM_BASE,
 };
 use super::report::Report;
 use super::source::SourceBatch;
-use super::SourceAdapter;
+use super::{SourceAdapter, ADAPTERS};
 use crate::interaction::{format_instant, now_micros, resolve_one, Matches};
 use crate::profile::Policy;
 use crate::rest::{transaction, RestError};
@@ -81,7 +82,7 @@ impl Importer<'_> {
             rejected: std::mem::take(&mut m.rejected),
             ..Report::default()
         };
-        self.link(&mut m, &mut report, progress)?;
+        let contributions = self.link(adapter.name(), &mut m, &mut report, progress)?;
         self.check_references(&mut m, &mut report, progress)?;
         report.unlinked = m
             .upserts
@@ -100,7 +101,8 @@ impl Importer<'_> {
         });
         let name = adapter.name();
         let outcomes = transaction::run(self.store, self.base, &entries, self.policy, &|tx| {
-            memory::save(tx, name, &m.remember)
+            memory::save(tx, name, &m.remember)?;
+            memory::save(tx, memory::PATIENT_SOURCES, &contributions)
         })
         .map_err(ImportError::Write)?;
         for (kind, o) in kinds.iter().zip(&outcomes) {
@@ -146,10 +148,12 @@ impl Importer<'_> {
     /// finds. Every reference then names each resource by the key its entry is written under.
     fn link(
         &self,
+        adapter: &str,
         m: &mut Mapping,
         report: &mut Report,
         progress: &dyn Fn(Step),
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<Remember>, StoreError> {
+        let mut contributions = Vec::new();
         // The same person twice in one batch is one entry.
         let mut by_key: HashMap<Key, usize> = HashMap::new();
         let mut kept: Vec<Upsert> = Vec::with_capacity(m.upserts.len());
@@ -194,7 +198,7 @@ impl Importer<'_> {
                         break;
                     }
                 }
-                match (by_key, by_alias) {
+                let found = match (by_key, by_alias) {
                     (Some(k), Some((a, f))) if k.res_id != f.res_id => {
                         report.rejected.push(Rejection::at(
                             &u.origin,
@@ -206,16 +210,28 @@ impl Importer<'_> {
                         ));
                         continue;
                     }
-                    (Some(found), _) => u.resource = merge_stored(&found, u.resource),
+                    (Some(found), _) => Some(found),
                     (None, Some((alias, found))) => {
-                        u.resource = merge_stored(&found, u.resource);
                         // Written under the key that finds it; the new one is in its identifiers.
                         let key = std::mem::replace(&mut u.key, alias);
                         u.aliases.retain(|a| *a != u.key);
                         u.aliases.push(key);
+                        Some(found)
                     }
-                    (None, None) => {}
-                }
+                    (None, None) => None,
+                };
+                // Each source's latest word on the person is kept; the record is all of them
+                // merged in a fixed order, so importing any source again changes nothing.
+                let criteria = u.key.criteria();
+                u.resource["meta"]["source"] = json!(m.source);
+                let mut sources = memory::contributions(self.store, &criteria)?;
+                sources.insert(adapter.to_string(), u.resource.clone());
+                contributions.push(Remember {
+                    kind: criteria,
+                    key: adapter.to_string(),
+                    value: u.resource.to_string(),
+                });
+                u.resource = merge_sources(found.as_ref(), &sources);
             }
             for a in &u.aliases {
                 renamed.insert(a.clone(), u.key.clone());
@@ -233,7 +249,7 @@ impl Importer<'_> {
             }
         }
         m.upserts = linked;
-        Ok(())
+        Ok(contributions)
     }
 
     /// Rejects every upsert that refers to something neither the batch nor the server has,
@@ -310,7 +326,10 @@ fn entries(m: &Mapping, digest: &str) -> (Vec<Value>, Vec<Kind>) {
     let mut groups: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
     for u in &m.upserts {
         let mut resource = u.resource.clone();
-        resource["meta"]["source"] = json!(m.source);
+        // A linked person's record names the source that had the last word (set in `link`).
+        if resource["meta"].get("source").is_none() {
+            resource["meta"]["source"] = json!(m.source);
+        }
         let criteria = u.key.criteria();
         groups
             .entry(u.patient.as_ref().map(Key::criteria))
@@ -425,14 +444,28 @@ fn parse_key(criteria: &str) -> Option<Key> {
     Some(Key::new(rt.as_str(), system, unescaped))
 }
 
-fn merge_stored(found: &StoredVersion, incoming: Value) -> Value {
+/// A person's record from every source's contribution, over what the server holds: sources
+/// later in [`ADAPTERS`]' reverse order win, so the GP record has the last word.
+fn merge_sources(found: Option<&StoredVersion>, sources: &BTreeMap<String, Value>) -> Value {
     let existing = found
-        .content
-        .as_deref()
-        .and_then(|c| serde_json::from_str::<Value>(c).ok())
-        .unwrap_or(Value::Null);
-    let mut merged = merge(&existing, incoming);
-    if let Some(id) = existing.get("id") {
+        .and_then(|f| f.content.as_deref())
+        .and_then(|c| serde_json::from_str::<Value>(c).ok());
+    let mut merged = existing
+        .clone()
+        .unwrap_or_else(|| json!({"resourceType": "Patient"}));
+    let rank = |name: &str| {
+        ADAPTERS
+            .iter()
+            .rev()
+            .position(|(n, _)| *n == name)
+            .map_or(-1, |p| p as i64)
+    };
+    let mut names: Vec<&String> = sources.keys().collect();
+    names.sort_by_key(|n| (rank(n), n.to_string()));
+    for n in names {
+        merged = merge(&merged, sources[n].clone());
+    }
+    if let Some(id) = existing.as_ref().and_then(|e| e.get("id")) {
         merged["id"] = id.clone();
     }
     merged
@@ -445,6 +478,36 @@ pub fn merge(existing: &Value, incoming: Value) -> Value {
     let (Some(old), Value::Object(mut new)) = (existing.as_object(), incoming) else {
         return existing.clone();
     };
+    // Security labels of any source stay: one source's restriction binds the whole record.
+    let mut labels: Vec<Value> = Vec::new();
+    for m in [old.get("meta"), new.get("meta")].into_iter().flatten() {
+        for l in m
+            .get("security")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if !labels.contains(l) {
+                labels.push(l.clone());
+            }
+        }
+    }
+    let source = [new.get("meta"), old.get("meta")]
+        .into_iter()
+        .flatten()
+        .find_map(|m| m.get("source").cloned());
+    let mut meta = serde_json::Map::new();
+    if let Some(s) = source {
+        meta.insert("source".into(), s);
+    }
+    if !labels.is_empty() {
+        meta.insert("security".into(), Value::Array(labels));
+    }
+    if meta.is_empty() {
+        new.remove("meta");
+    } else {
+        new.insert("meta".into(), Value::Object(meta));
+    }
     for (k, v) in old {
         if matches!(k.as_str(), "meta" | "text" | "id") {
             continue;

@@ -52,6 +52,26 @@ impl Memory {
     }
 }
 
+/// The namespace that keeps each source's latest word on each linked person.
+pub const PATIENT_SOURCES: &str = "patient-source";
+
+/// What each source last said of the person keyed `criteria`: adapter → its Patient.
+pub fn contributions(
+    store: &Store,
+    criteria: &str,
+) -> Result<std::collections::BTreeMap<String, serde_json::Value>, StoreError> {
+    let mut q = Query::new(
+        "SELECT key AS a, value AS b FROM adapter_memory WHERE adapter = ? AND kind = ?",
+    );
+    q.bind(Bind::Text(PATIENT_SOURCES.to_string()));
+    q.bind(Bind::Text(criteria.to_string()));
+    let rows = store.read(|tx| tx.pairs(&q))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, serde_json::from_str(&v).ok()?)))
+        .collect())
+}
+
 /// Rows per statement: four bound values each, well under both databases' limits.
 const CHUNK: usize = 200;
 

@@ -16,6 +16,7 @@ mod formats;
 mod history;
 mod ingest_emis;
 mod ingest_rio;
+mod ingest_vcse;
 mod patch;
 mod read;
 mod search;
