@@ -101,6 +101,9 @@ statement = {
         "resource": resources,
         "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"},
                         {"code": "search-system"}],
+        # Source batches in through the adapters (src/adapters, README "Importing records").
+        "operation": [{"name": "ingest",
+                       "definition": "https://fhir.carebridge.example/OperationDefinition/ingest"}],
         "searchParam": [p for p in search_params("Resource")
                         if any(d["code"] == p["name"] and "Resource" in d["base"] for d in definitions)],
     }],

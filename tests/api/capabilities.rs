@@ -165,6 +165,24 @@ storage_test!(capability_statement_matches_the_server, |srv| {
             other => panic!("system interaction {other} is declared but not probed"),
         }
     }
+    for op in rest["operation"].as_array().into_iter().flatten() {
+        match op["name"].as_str().unwrap_or_default() {
+            "ingest" => {
+                // Answered with the import report: the empty CRM query result is a batch.
+                let r = srv
+                    .send(
+                        "POST",
+                        "$ingest?adapter=vcse",
+                        &[("Content-Type", "application/json")],
+                        Some(br#"{"totalSize": 0, "done": true, "records": []}"#.to_vec()),
+                    )
+                    .await;
+                assert_eq!(r.status, 200, "$ingest: {}", r.text());
+                assert_eq!(r.json()["resourceType"], "Parameters");
+            }
+            other => panic!("system operation {other} is declared but not probed"),
+        }
+    }
     // Search parameters not declared are refused under strict handling.
     let r = srv
         .send(
