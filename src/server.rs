@@ -58,6 +58,8 @@ pub struct Running {
 
 /// Opens the store and binds; the caller awaits `server` inside an actix/tokio runtime.
 pub fn start(cfg: &ServerConfig) -> std::io::Result<Running> {
+    // See `Store::open`: no OpenSSL clean-up racing threads at exit.
+    openssl::init();
     // Refuse to start on profiles that do not load, rather than validate against fewer.
     Profiles::builtin().map_err(std::io::Error::other)?;
     for (rt, url) in &cfg.profiles.defaults {

@@ -95,6 +95,10 @@ impl Store {
     /// connection keeps its own page cache) and PostgreSQL 16.
     pub fn open(url: &str, pool_size: Option<u32>) -> Result<Store, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // OpenSSL is set up by us before libpq does it, without a clean-up at process
+            // exit: that clean-up frees what threads still running at exit (pooled
+            // connections, the sync client) may be using, and crashes the exit.
+            openssl::init();
             let pool = Pool::builder()
                 .max_size(pool_size.unwrap_or(16))
                 .connection_timeout(Duration::from_secs(10))
