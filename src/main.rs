@@ -76,6 +76,8 @@ enum Command {
     Bench(carebridge::bench::BenchArgs),
     /// Generate patients with observations, then measure search workloads against them.
     BenchSearch(carebridge::bench::SearchBenchArgs),
+    /// Measure source import (a synthetic EMIS extract) into a fresh database, in process.
+    BenchImport(carebridge::bench::ImportBenchArgs),
     /// Measure transaction ingest and Patient/$everything against a server it starts itself.
     BenchTransaction(carebridge::bench::TransactionBenchArgs),
 }
@@ -133,6 +135,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => carebridge::bench::run(args),
         Command::BenchSearch(args) => carebridge::bench::run_search(args),
         Command::BenchTransaction(args) => carebridge::bench::run_transaction(args),
+        Command::BenchImport(args) => carebridge::bench::run_import(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

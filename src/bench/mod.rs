@@ -6,10 +6,12 @@
 //! (`cargo run --release -- bench`).
 
 mod client;
+mod import;
 mod search;
 mod stats;
 mod transaction;
 
+pub use import::{run as run_import, ImportBenchArgs};
 pub use search::{run as run_search, SearchBenchArgs};
 pub use transaction::{run as run_transaction, TransactionBenchArgs};
 

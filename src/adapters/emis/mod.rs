@@ -8,6 +8,14 @@ mod care_record;
 mod codes;
 mod prescribing;
 
+/// The columns of each table, for tools that write extracts (the import benchmark).
+pub mod columns {
+    pub use super::admin::{ORGANISATION, PATIENT, USER_IN_ROLE};
+    pub use super::care_record::{CONSULTATION, OBSERVATION, PROBLEM};
+    pub use super::codes::{CLINICAL_CODE, DRUG_CODE};
+    pub use super::prescribing::DRUG_RECORD;
+}
+
 use std::path::Path;
 
 use serde::Deserialize;
