@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{adapter, Importer, SourceBatch, Step};
+use super::{adapter, Importer, SourceAdapter, SourceBatch, Step};
 use crate::profile::Policy;
 use crate::server::DEFAULT_DATABASE;
 use crate::store::Store;
@@ -33,7 +33,7 @@ pub struct ImportArgs {
 
 /// A bar on standard error that follows an import's steps; it draws nothing when standard
 /// error is not a terminal.
-pub fn progress_bar() -> (ProgressBar, impl Fn(Step)) {
+fn progress_bar() -> (ProgressBar, impl Fn(Step)) {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg:>20} [{bar:30}] {pos}/{len} {elapsed}")
@@ -54,15 +54,26 @@ pub fn run_import(args: ImportArgs) -> Result<(), String> {
     let store = Store::open(&args.database, Some(2)).map_err(|e| e.to_string())?;
     let batch =
         SourceBatch::from_path(&args.path).map_err(|e| format!("the batch was refused: {e}"))?;
+    import_and_report(&store, adapter.as_ref(), &batch, args.strict)
+}
+
+/// Imports a batch with a progress bar and prints the report (also when a strict import
+/// refused the batch for its rejected rows).
+pub fn import_and_report(
+    store: &Store,
+    adapter: &dyn SourceAdapter,
+    batch: &SourceBatch,
+    strict: bool,
+) -> Result<(), String> {
     let (bar, update) = progress_bar();
     let policy = Policy::default();
     let importer = Importer {
-        store: &store,
+        store,
         base: DEFAULT_BASE,
         policy: &policy,
-        strict: args.strict,
+        strict,
     };
-    let result = importer.import(adapter.as_ref(), &batch, &update);
+    let result = importer.import(adapter, batch, &update);
     bar.finish_and_clear();
     match result {
         Ok(report) => {

@@ -73,8 +73,11 @@ impl Importer<'_> {
             done: 0,
             total: 0,
         });
+        let clock = std::time::Instant::now();
+        let lap = |what: &str| log::debug!("import: {what} done at {:?}", clock.elapsed());
         let memory = Memory::load(self.store, adapter.name())?;
         let mut m = adapter.map(batch, &memory)?;
+        lap("map");
         let mut report = Report {
             adapter: adapter.name().to_string(),
             batch: batch.digest(),
@@ -83,7 +86,9 @@ impl Importer<'_> {
             ..Report::default()
         };
         let contributions = self.link(adapter.name(), &mut m, &mut report, progress)?;
+        lap("link");
         self.check_references(&mut m, &mut report, progress)?;
+        lap("check references");
         report.unlinked = m
             .upserts
             .iter()
@@ -94,6 +99,7 @@ impl Importer<'_> {
             return Err(ImportError::Strict(Box::new(report)));
         }
         let (entries, kinds) = entries(&m, &report.batch);
+        lap("entries");
         progress(Step {
             stage: "writing",
             done: 0,
@@ -105,6 +111,7 @@ impl Importer<'_> {
             memory::save(tx, memory::PATIENT_SOURCES, &contributions)
         })
         .map_err(ImportError::Write)?;
+        lap("write");
         for (kind, o) in kinds.iter().zip(&outcomes) {
             match kind {
                 Kind::Provenance => {}

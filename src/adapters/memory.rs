@@ -43,6 +43,17 @@ impl Memory {
             .map(|((_, key), v)| (key.as_str(), v.as_str()))
     }
 
+    /// Every kept value of one kind, read back from JSON; what no longer reads (a
+    /// forgotten value is kept empty) is left out.
+    pub fn kept<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+    ) -> std::collections::BTreeMap<String, T> {
+        self.of_kind(kind)
+            .filter_map(|(k, v)| Some((k.to_string(), serde_json::from_str(v).ok()?)))
+            .collect()
+    }
+
     /// Adds what a batch delivers, so the batch itself sees it too.
     pub fn learn(&mut self, items: &[Remember]) {
         for r in items {

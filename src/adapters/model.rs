@@ -94,6 +94,20 @@ pub struct Upsert {
     pub origin: Origin,
 }
 
+impl Upsert {
+    /// A record of one source, written as it is (not merged with other sources').
+    pub fn new(key: Key, patient: Option<Key>, resource: Value, origin: Origin) -> Upsert {
+        Upsert {
+            key,
+            aliases: Vec::new(),
+            merge: false,
+            patient,
+            resource,
+            origin,
+        }
+    }
+}
+
 /// A resource the batch deletes (a delta's `Deleted=true`, a CRM's `IsDeleted`).
 #[derive(Debug, Clone)]
 pub struct Removal {
@@ -181,6 +195,15 @@ pub struct Mapping {
 }
 
 impl Mapping {
+    /// Keeps `value` for later batches, as JSON.
+    pub fn remember<T: serde::Serialize>(&mut self, kind: &str, key: &str, value: &T) {
+        self.remember.push(Remember {
+            kind: kind.into(),
+            key: key.into(),
+            value: serde_json::to_string(value).unwrap_or_default(),
+        });
+    }
+
     pub fn new(sender: Sender, source: impl Into<String>) -> Mapping {
         Mapping {
             rows: 0,

@@ -191,22 +191,8 @@ fn user_in_role(m: &mut Mapping, row: &Row<'_>) -> Result<(), Rejection> {
     put(&mut period, "end", end.map(Value::from));
     put(&mut r, "period", Some(period));
     let origin = row.origin();
-    m.upserts.push(Upsert {
-        key: pk,
-        aliases: vec![],
-        merge: false,
-        patient: None,
-        resource: p,
-        origin: origin.clone(),
-    });
-    m.upserts.push(Upsert {
-        key: rk,
-        aliases: vec![],
-        merge: false,
-        patient: None,
-        resource: r,
-        origin,
-    });
+    m.upserts.push(Upsert::new(pk, None, p, origin.clone()));
+    m.upserts.push(Upsert::new(rk, None, r, origin));
     Ok(())
 }
 

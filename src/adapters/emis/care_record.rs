@@ -195,14 +195,8 @@ fn consultation(m: &mut Mapping, codes: &Codes, row: &Row<'_>) -> Result<(), Rej
     );
     entered(row)?;
     confidential(row, &mut e)?;
-    m.upserts.push(Upsert {
-        key: k,
-        aliases: vec![],
-        merge: false,
-        patient: Some(patient),
-        resource: e,
-        origin: row.origin(),
-    });
+    m.upserts
+        .push(Upsert::new(k, Some(patient), e, row.origin()));
     Ok(())
 }
 
@@ -297,14 +291,8 @@ fn problem(
     }
     put(&mut c, "extension", Some(json!(ext)));
     confidential(obs, &mut c)?;
-    m.upserts.push(Upsert {
-        key: k,
-        aliases: vec![],
-        merge: false,
-        patient: Some(patient),
-        resource: c,
-        origin: row.origin(),
-    });
+    m.upserts
+        .push(Upsert::new(k, Some(patient), c, row.origin()));
     Ok(())
 }
 

@@ -155,13 +155,7 @@ fn drug_record(m: &mut Mapping, codes: &Codes, row: &Row<'_>) -> Result<(), Reje
     }
     put(&mut s, "extension", Some(json!(ext)));
     confidential(row, &mut s)?;
-    m.upserts.push(Upsert {
-        key: k,
-        aliases: vec![],
-        merge: false,
-        patient: Some(patient),
-        resource: s,
-        origin: row.origin(),
-    });
+    m.upserts
+        .push(Upsert::new(k, Some(patient), s, row.origin()));
     Ok(())
 }

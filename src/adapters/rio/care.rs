@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use super::super::csv_table::Row;
 use super::super::memory::Memory;
 use super::super::model::{
-    coding, concept, put, Key, Mapping, Origin, Rejection, Remember, Upsert, CODE_SYSTEM_BASE,
-    ODS_CODE, SNOMED,
+    coding, concept, put, Key, Mapping, Origin, Rejection, Upsert, CODE_SYSTEM_BASE, ODS_CODE,
+    SNOMED,
 };
 use super::super::tables::{each, Tables};
 use super::{client_key, label, staff, system, Config};
@@ -109,14 +109,7 @@ fn cpa(m: &mut Mapping, c: &Config, r: &Row<'_>) -> Result<(), Rejection> {
         e["extension"] = json!([{"url": NEXT_REVIEW, "valueDate": next}]);
     }
     label(&mut e);
-    m.upserts.push(Upsert {
-        key: k,
-        aliases: vec![],
-        merge: false,
-        patient: Some(patient),
-        resource: e,
-        origin: r.origin(),
-    });
+    m.upserts.push(Upsert::new(k, Some(patient), e, r.origin()));
     Ok(())
 }
 
@@ -152,22 +145,9 @@ fn coordinator(m: &mut Mapping, c: &Config, r: &Row<'_>) -> Result<(), Rejection
         r.get("CareCoordinatorName").map(|n| json!([{"text": n}])),
     );
     let origin = r.origin();
-    m.upserts.push(Upsert {
-        key: practitioner,
-        aliases: vec![],
-        merge: false,
-        patient: None,
-        resource: p,
-        origin: origin.clone(),
-    });
-    m.upserts.push(Upsert {
-        key: k,
-        aliases: vec![],
-        merge: false,
-        patient: Some(patient),
-        resource: t,
-        origin,
-    });
+    m.upserts
+        .push(Upsert::new(practitioner, None, p, origin.clone()));
+    m.upserts.push(Upsert::new(k, Some(patient), t, origin));
     Ok(())
 }
 
@@ -204,25 +184,10 @@ const PLANS: &str = "care-plan";
 const PROBLEMS: &str = "care-plan-problem";
 const INTERVENTIONS: &str = "care-plan-intervention";
 
-fn kept<T: for<'de> Deserialize<'de>>(memory: &Memory, kind: &str) -> BTreeMap<String, T> {
-    memory
-        .of_kind(kind)
-        .filter_map(|(k, v)| Some((k.to_string(), serde_json::from_str(v).ok()?)))
-        .collect()
-}
-
-fn remember<T: Serialize>(m: &mut Mapping, kind: &str, key: &str, value: &T) {
-    m.remember.push(Remember {
-        kind: kind.into(),
-        key: key.into(),
-        value: serde_json::to_string(value).unwrap_or_default(),
-    });
-}
-
 fn plans(tables: &Tables, c: &Config, memory: &Memory, m: &mut Mapping) {
-    let mut plans: BTreeMap<String, Plan> = kept(memory, PLANS);
-    let mut problems: BTreeMap<String, Problem> = kept(memory, PROBLEMS);
-    let mut interventions: BTreeMap<String, Intervention> = kept(memory, INTERVENTIONS);
+    let mut plans: BTreeMap<String, Plan> = memory.kept(PLANS);
+    let mut problems: BTreeMap<String, Problem> = memory.kept(PROBLEMS);
+    let mut interventions: BTreeMap<String, Intervention> = memory.kept(INTERVENTIONS);
     // Plans this batch touches, with the first row that touched each.
     let mut touched: BTreeMap<String, Origin> = BTreeMap::new();
     let mut new_problems: BTreeSet<String> = BTreeSet::new();
@@ -242,7 +207,7 @@ fn plans(tables: &Tables, c: &Config, memory: &Memory, m: &mut Mapping) {
             end: r.date("EndDate")?,
             author: r.get("StartUserID").map(str::to_string),
         };
-        remember(m, PLANS, id, &p);
+        m.remember(PLANS, id, &p);
         plans.insert(id.to_string(), p);
         touched.entry(id.to_string()).or_insert_with(|| r.origin());
         Ok(())
@@ -263,7 +228,7 @@ fn plans(tables: &Tables, c: &Config, memory: &Memory, m: &mut Mapping) {
             end: r.date("EndDate")?,
             outcome: r.get("OutCome").map(str::to_string),
         };
-        remember(m, PROBLEMS, id, &p);
+        m.remember(PROBLEMS, id, &p);
         problems.insert(id.to_string(), p);
         new_problems.insert(id.to_string());
         touched
@@ -290,7 +255,7 @@ fn plans(tables: &Tables, c: &Config, memory: &Memory, m: &mut Mapping) {
             start: r.date("StartDate")?,
             end: r.date("EndDate")?,
         };
-        remember(m, INTERVENTIONS, id, &i);
+        m.remember(INTERVENTIONS, id, &i);
         interventions.insert(id.to_string(), i);
         touched.entry(plan).or_insert_with(|| r.origin());
         Ok(())
@@ -303,25 +268,18 @@ fn plans(tables: &Tables, c: &Config, memory: &Memory, m: &mut Mapping) {
         for (pid, p) in &mine {
             if new_problems.contains(*pid) {
                 let cond = condition(pid, p, &patient);
-                m.upserts.push(Upsert {
-                    key: problem_key(pid),
-                    aliases: vec![],
-                    merge: false,
-                    patient: Some(patient.clone()),
-                    resource: cond,
-                    origin: origin.clone(),
-                });
+                m.upserts.push(Upsert::new(
+                    problem_key(pid),
+                    Some(patient.clone()),
+                    cond,
+                    origin.clone(),
+                ));
             }
         }
         let resource = care_plan(&id, plan, &mine, &interventions, c, &patient);
-        m.upserts.push(Upsert {
-            key: Key::new("CarePlan", system("care-plan"), id.clone()),
-            aliases: vec![],
-            merge: false,
-            patient: Some(patient),
-            resource,
-            origin,
-        });
+        let key = Key::new("CarePlan", system("care-plan"), id.clone());
+        m.upserts
+            .push(Upsert::new(key, Some(patient), resource, origin));
     }
 }
 

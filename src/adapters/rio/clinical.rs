@@ -102,14 +102,8 @@ fn diagnosis(m: &mut Mapping, c: &Config, r: &Row<'_>) -> Result<(), Rejection> 
     put(&mut cond, "onsetDateTime", start.map(Value::from));
     put(&mut cond, "abatementDateTime", end.map(Value::from));
     label(&mut cond);
-    m.upserts.push(Upsert {
-        key: k,
-        aliases: vec![],
-        merge: false,
-        patient: Some(patient),
-        resource: cond,
-        origin: r.origin(),
-    });
+    m.upserts
+        .push(Upsert::new(k, Some(patient), cond, r.origin()));
     Ok(())
 }
 
@@ -199,14 +193,8 @@ fn assessments(tables: &Tables, c: &Config, m: &mut Mapping) {
             .map(|s| (s.patient.clone(), s.when.clone(), s.origin.clone()));
         for mut s in items {
             label(&mut s.resource);
-            m.upserts.push(Upsert {
-                key: s.key,
-                aliases: vec![],
-                merge: false,
-                patient: Some(s.patient),
-                resource: s.resource,
-                origin: s.origin,
-            });
+            m.upserts
+                .push(Upsert::new(s.key, Some(s.patient), s.resource, s.origin));
         }
         let mut totals = totals.into_iter();
         let group = match (totals.next(), first) {
@@ -234,27 +222,19 @@ fn assessments(tables: &Tables, c: &Config, m: &mut Mapping) {
         if let Some((key, patient, mut resource, origin)) = group {
             put(&mut resource, "hasMember", Some(json!(members)));
             label(&mut resource);
-            m.upserts.push(Upsert {
-                key,
-                aliases: vec![],
-                merge: false,
-                patient: Some(patient),
-                resource,
-                origin,
-            });
+            m.upserts
+                .push(Upsert::new(key, Some(patient), resource, origin));
         }
         // A second total in one assessment is the same score twice: the later supersedes.
         for extra in totals {
             let mut resource = extra.resource;
             label(&mut resource);
-            m.upserts.push(Upsert {
-                key: extra.key,
-                aliases: vec![],
-                merge: false,
-                patient: Some(extra.patient),
+            m.upserts.push(Upsert::new(
+                extra.key,
+                Some(extra.patient),
                 resource,
-                origin: extra.origin,
-            });
+                extra.origin,
+            ));
         }
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::super::memory::Memory;
 use super::super::model::{
-    coding, concept, put, Key, Mapping, Origin, Rejection, Remember, Removal, Upsert, NHS_NUMBER,
+    coding, concept, put, Key, Mapping, Origin, Rejection, Removal, Upsert, NHS_NUMBER,
     OBSERVATION_CATEGORY, ODS_CODE, SNOMED, UCUM,
 };
 use super::super::person::person_keys;
@@ -20,8 +20,8 @@ use super::{contact_key, system};
 use crate::profile::nhs_number;
 
 pub fn map(records: &[Record<'_>], ods: &str, memory: &Memory, m: &mut Mapping) {
-    let mut cases: BTreeMap<String, Case> = kept(memory, CASES);
-    let mut goals: BTreeMap<String, Goal> = kept(memory, GOALS);
+    let mut cases: BTreeMap<String, Case> = memory.kept(CASES);
+    let mut goals: BTreeMap<String, Goal> = memory.kept(GOALS);
     let mut touched: BTreeMap<String, Origin> = BTreeMap::new();
     for r in records {
         let result = match r.object() {
@@ -46,14 +46,13 @@ pub fn map(records: &[Record<'_>], ods: &str, memory: &Memory, m: &mut Mapping) 
         let mine: Vec<(&String, &Goal)> = goals.iter().filter(|(_, g)| g.case == id).collect();
         for (gid, g) in &mine {
             if g.fresh {
-                m.upserts.push(Upsert {
-                    key: goal_key(gid),
-                    aliases: vec![],
-                    merge: false,
-                    patient: Some(patient.clone()),
-                    resource: goal_resource(gid, g, &patient),
-                    origin: origin.clone(),
-                });
+                let goal = goal_resource(gid, g, &patient);
+                m.upserts.push(Upsert::new(
+                    goal_key(gid),
+                    Some(patient.clone()),
+                    goal,
+                    origin.clone(),
+                ));
             }
         }
         let mut cp = json!({"resourceType": "CarePlan", "identifier": [case_key(&id).identifier()],
@@ -75,14 +74,8 @@ pub fn map(records: &[Record<'_>], ods: &str, memory: &Memory, m: &mut Mapping) 
             .map(|(gid, _)| goal_key(gid).reference())
             .collect();
         put(&mut cp, "goal", Some(json!(refs)));
-        m.upserts.push(Upsert {
-            key: case_key(&id),
-            aliases: vec![],
-            merge: false,
-            patient: Some(patient),
-            resource: cp,
-            origin,
-        });
+        m.upserts
+            .push(Upsert::new(case_key(&id), Some(patient), cp, origin));
     }
 }
 
@@ -108,21 +101,6 @@ struct Goal {
     /// Delivered in this batch (kept goals are only listed on their plan).
     #[serde(skip)]
     fresh: bool,
-}
-
-fn kept<T: for<'de> Deserialize<'de>>(memory: &Memory, kind: &str) -> BTreeMap<String, T> {
-    memory
-        .of_kind(kind)
-        .filter_map(|(k, v)| Some((k.to_string(), serde_json::from_str(v).ok()?)))
-        .collect()
-}
-
-fn remember<T: Serialize>(m: &mut Mapping, kind: &str, key: &str, value: &T) {
-    m.remember.push(Remember {
-        kind: kind.into(),
-        key: key.into(),
-        value: serde_json::to_string(value).unwrap_or_default(),
-    });
 }
 
 fn case_key(id: &str) -> Key {
@@ -236,7 +214,7 @@ fn case(
         created: r.datetime("CreatedDate")?,
         closed: r.datetime("ClosedDate")?,
     };
-    remember(m, CASES, &id, &c);
+    m.remember(CASES, &id, &c);
     cases.insert(id.clone(), c);
     touched.entry(id).or_insert_with(|| r.origin());
     Ok(())
@@ -252,7 +230,7 @@ fn goal(
     let id = r.required("Id")?;
     if deleted(r, m, goal_key(&id))? {
         // Forgotten (an empty value reads as nothing), so later rebuilds leave it out.
-        remember(m, GOALS, &id, &());
+        m.remember(GOALS, &id, &());
         if let Some(g) = goals.remove(&id) {
             touched.entry(g.case).or_insert_with(|| r.origin());
         }
@@ -283,7 +261,7 @@ fn goal(
     if let Some(p) = &g.progress {
         progress(p).ok_or_else(|| r.reject("HealthCloudGA__Progress__c", format!("'{p}' is not a progress this adapter knows (Not Started, In Progress, On Track, Off Track, Achieved, Not Achieved, Cancelled)")))?;
     }
-    remember(m, GOALS, &id, &g);
+    m.remember(GOALS, &id, &g);
     goals.insert(id, g);
     touched.entry(case).or_insert_with(|| r.origin());
     Ok(())
@@ -381,14 +359,8 @@ fn delivery(r: &Record<'_>, ods: &str, m: &mut Mapping) -> Result<(), Rejection>
         r.date("pmdm__DeliveryDate__c")?
             .map(|d| json!({"start": d})),
     );
-    m.upserts.push(Upsert {
-        key,
-        aliases: vec![],
-        merge: false,
-        patient: Some(patient),
-        resource: e,
-        origin: r.origin(),
-    });
+    m.upserts
+        .push(Upsert::new(key, Some(patient), e, r.origin()));
     Ok(())
 }
 
@@ -435,13 +407,7 @@ fn wellbeing(r: &Record<'_>, m: &mut Mapping) -> Result<(), Rejection> {
         "effectiveDateTime",
         r.date("Assessment_Date__c")?.map(Value::from),
     );
-    m.upserts.push(Upsert {
-        key,
-        aliases: vec![],
-        merge: false,
-        patient: Some(patient),
-        resource: o,
-        origin: r.origin(),
-    });
+    m.upserts
+        .push(Upsert::new(key, Some(patient), o, r.origin()));
     Ok(())
 }

@@ -6,10 +6,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::super::command::{progress_bar, DEFAULT_BASE};
-use super::super::{adapter, Importer, Memory, SourceBatch, SourceFile};
+use super::super::command::import_and_report;
+use super::super::{adapter, Memory, SourceBatch, SourceFile};
 use super::{OBJECTS, WATERMARK};
-use crate::profile::Policy;
 use crate::server::DEFAULT_DATABASE;
 use crate::store::Store;
 
@@ -57,20 +56,12 @@ pub fn run_sync(args: SyncArgs) -> Result<(), String> {
         .collect();
     let (endpoint, token) = (args.endpoint.clone(), args.token.clone());
     let files = actix_web::rt::System::new().block_on(fetch_all(endpoint, token, queries))?;
-    let batch = SourceBatch { files };
-    let (bar, update) = progress_bar();
-    let policy = Policy::default();
-    let importer = Importer {
-        store: &store,
-        base: DEFAULT_BASE,
-        policy: &policy,
-        strict: args.strict,
-    };
-    let result = importer.import(adapter.as_ref(), &batch, &update);
-    bar.finish_and_clear();
-    let report = result.map_err(|e| e.to_string())?;
-    print!("{}", report.text());
-    Ok(())
+    import_and_report(
+        &store,
+        adapter.as_ref(),
+        &SourceBatch { files },
+        args.strict,
+    )
 }
 
 /// The SOQL for one object's changes since `since` (a SystemModstamp).

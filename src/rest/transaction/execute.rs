@@ -57,19 +57,22 @@ pub fn execute(
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by_key(|&i| entries[i].method.rank());
     let mut out: Vec<Option<Outcome>> = vec![None; entries.len()];
-    // Creates of new resources go in together, in a few multi-row statements, when the
-    // first of them comes up.
+    // Creates of new resources (POSTs, and conditional PUTs that matched nothing) go in
+    // together, in a few multi-row statements, when the first of them comes up.
     let creates: Vec<usize> = (0..entries.len())
         .filter(|&i| {
-            entries[i].method == Method::Post && prepared.incoming.contains_key(&entries[i].index)
+            let e = &entries[i];
+            (e.method == Method::Post || prepared.creates.contains(&e.index))
+                && prepared.incoming.contains_key(&e.index)
         })
         .collect();
+    let is_create: std::collections::HashSet<usize> = creates.iter().copied().collect();
     for i in order {
         if out[i].is_some() {
             continue;
         }
         let e = &entries[i];
-        if creates.contains(&i) {
+        if is_create.contains(&i) {
             create_all(tx, entries, &creates, prepared, &mut out).map_err(at(e.index))?;
             continue;
         }

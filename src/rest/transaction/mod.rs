@@ -133,6 +133,7 @@ fn transaction(
         strict: prefer.strict,
         policy,
     };
+    let clock = std::time::Instant::now();
     let conditional = has_conditions(&entries);
     // Resolve and prepare outside the write lock; inside it, check nothing moved meanwhile.
     let before = if conditional {
@@ -140,17 +141,21 @@ fn transaction(
     } else {
         Resolution::default()
     };
+    log::debug!("transaction: parsed and resolved at {:?}", clock.elapsed());
     let prepared = prepare(&entries, &fresh, &before, policy)?;
+    log::debug!("transaction: prepared at {:?}", clock.elapsed());
     let isolation = if conditional {
         Isolation::Conditional
     } else {
         Isolation::Plain
     };
     store.write(isolation, |tx| {
+        log::debug!("transaction: write lock at {:?}", clock.elapsed());
         let outcomes = if !conditional {
             execute(tx, &entries, &prepared, &cx)?
         } else {
             let now = resolve(tx, &entries, base)?;
+            log::debug!("transaction: resolved again at {:?}", clock.elapsed());
             if now == before {
                 execute(tx, &entries, &prepared, &cx)?
             } else {
@@ -158,6 +163,7 @@ fn transaction(
                 execute(tx, &entries, &redone, &cx)?
             }
         };
+        log::debug!("transaction: executed at {:?}", clock.elapsed());
         also(tx)?;
         Ok(outcomes)
     })

@@ -2,7 +2,7 @@
 //! resolved: the id each entry writes, the overlap check, the rewritten references and the
 //! search index rows of each resource.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -21,6 +21,9 @@ pub struct Prepared {
     pub ids: HashMap<usize, String>,
     /// Entry index → the resource it writes, references rewritten and index rows worked out.
     pub incoming: HashMap<usize, Incoming>,
+    /// Conditional updates whose criteria matched nothing: they create under a new id, so
+    /// they go in with the creates.
+    pub creates: HashSet<usize>,
 }
 
 /// Ids chosen up front for entries that may create a resource under a server id.
@@ -65,6 +68,13 @@ pub fn prepare(
         }
         if let Some(c) = e.condition() {
             map.insert(c.key.clone(), address.clone());
+        }
+        if e.method == Method::Put
+            && matches!(e.target, Target::Conditional(..))
+            && res.matched.get(&e.index).is_some_and(Option::is_none)
+            && fresh.get(&e.index).is_some_and(|f| f.as_str() == id)
+        {
+            out.creates.insert(e.index);
         }
         out.ids.insert(e.index, id);
     }
