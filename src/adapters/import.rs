@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use super::memory::{self, Memory};
 use super::model::{
-    escape_token, BatchError, Key, Mapping, Rejection, Remember, Upsert, NHS_NUMBER, ODS_CODE,
-    SYSTEM_BASE,
+    escape_token, BatchError, Key, Mapping, Origin, Rejection, Remember, Upsert, NHS_NUMBER,
+    ODS_CODE, SYSTEM_BASE,
 };
 use super::report::Report;
 use super::source::SourceBatch;
@@ -45,8 +45,12 @@ pub enum ImportError {
     Strict(Box<Report>),
     #[error("{0}")]
     Store(#[from] StoreError),
-    #[error("writing the batch failed: {0}")]
-    Write(RestError),
+    /// The transaction refused the batch; `at` is the row whose record it refused.
+    #[error("writing the batch failed{}: {error}", at.as_ref().map(|o| format!(" at {}, line {}", o.file, o.line)).unwrap_or_default())]
+    Write {
+        at: Option<Origin>,
+        error: RestError,
+    },
 }
 
 /// The identifier system of import batches, named as the Provenance's source entity.
@@ -56,8 +60,8 @@ fn batch_system() -> String {
 
 /// What each transaction entry was, to count its outcome.
 enum Kind {
-    Upsert,
-    Removal,
+    Upsert(Origin),
+    Removal(Origin),
     Provenance,
 }
 
@@ -89,10 +93,16 @@ impl Importer<'_> {
         lap("link");
         self.check_references(&mut m, &mut report, progress)?;
         lap("check references");
+        // A person is unlinked when their record holds no NHS number, whatever key found it.
+        let has_nhs = |r: &Value| {
+            r["identifier"]
+                .as_array()
+                .is_some_and(|ids| ids.iter().any(|i| i["system"] == NHS_NUMBER))
+        };
         report.unlinked = m
             .upserts
             .iter()
-            .filter(|u| u.merge && u.key.system != NHS_NUMBER)
+            .filter(|u| u.merge && !has_nhs(&u.resource))
             .map(|u| format!("{}|{}", u.key.system, u.key.value))
             .collect();
         if self.strict && !report.rejected.is_empty() {
@@ -110,14 +120,26 @@ impl Importer<'_> {
             memory::save(tx, name, &m.remember)?;
             memory::save(tx, memory::PATIENT_SOURCES, &contributions)
         })
-        .map_err(ImportError::Write)?;
+        .map_err(|e| match e {
+            RestError::InEntry { index, inner } => ImportError::Write {
+                at: match kinds.get(index) {
+                    Some(Kind::Upsert(o) | Kind::Removal(o)) => Some(o.clone()),
+                    _ => None,
+                },
+                error: *inner,
+            },
+            other => ImportError::Write {
+                at: None,
+                error: other,
+            },
+        })?;
         lap("write");
         for (kind, o) in kinds.iter().zip(&outcomes) {
             match kind {
                 Kind::Provenance => {}
-                Kind::Removal if o.changed => report.deleted += 1,
-                Kind::Upsert if o.status.as_u16() == 201 => report.created += 1,
-                Kind::Upsert if o.changed => report.updated += 1,
+                Kind::Removal(_) if o.changed => report.deleted += 1,
+                Kind::Upsert(_) if o.status.as_u16() == 201 => report.created += 1,
+                Kind::Upsert(_) if o.changed => report.updated += 1,
                 _ => report.unchanged += 1,
             }
         }
@@ -291,6 +313,29 @@ impl Importer<'_> {
             on_server.insert(r.clone(), found);
         }
         let mut keep = vec![true; m.upserts.len()];
+        // With profiles enforced, a record that breaks one is its row's fault, not the batch's.
+        for (i, u) in m.upserts.iter().enumerate() {
+            if let Err(issues) = self.policy.enforce(&u.resource) {
+                let why: Vec<String> = issues
+                    .iter()
+                    .map(|i| match &i.expression {
+                        Some(e) => format!("{e}: {}", i.diagnostics),
+                        None => i.diagnostics.clone(),
+                    })
+                    .collect();
+                report.rejected.push(Rejection::at(
+                    &u.origin,
+                    None,
+                    format!(
+                        "its {} breaks an enforced profile: {}",
+                        u.key.res_type,
+                        why.join("; ")
+                    ),
+                ));
+                keep[i] = false;
+                available.remove(&u.key.criteria());
+            }
+        }
         loop {
             let mut changed = false;
             for (i, u) in m.upserts.iter().enumerate() {
@@ -328,7 +373,7 @@ fn entries(m: &Mapping, digest: &str) -> (Vec<Value>, Vec<Kind>) {
     let mut kinds = Vec::new();
     for r in &m.removals {
         entries.push(json!({"request": {"method": "DELETE", "url": r.key.criteria()}}));
-        kinds.push(Kind::Removal);
+        kinds.push(Kind::Removal(r.origin.clone()));
     }
     let mut groups: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
     for u in &m.upserts {
@@ -343,7 +388,7 @@ fn entries(m: &Mapping, digest: &str) -> (Vec<Value>, Vec<Kind>) {
             .or_default()
             .push(criteria.clone());
         entries.push(json!({"resource": resource, "request": {"method": "PUT", "url": criteria}}));
-        kinds.push(Kind::Upsert);
+        kinds.push(Kind::Upsert(u.origin.clone()));
     }
     let recorded = format_instant(now_micros());
     for (patient, targets) in groups {

@@ -107,6 +107,11 @@ fn into_rest(e: ImportError) -> RestError {
             RestError::Unprocessable(report.rejected.iter().map(issue).collect())
         }
         ImportError::Store(s) => s.into(),
-        ImportError::Write(r) => r,
+        // The row whose record the write refused is named, not the bundle entry.
+        ImportError::Write { at: Some(o), error } => RestError::Unprocessable(vec![Issue::error(
+            IssueType::Invalid,
+            format!("{}, line {}: {error}", o.file, o.line),
+        )]),
+        ImportError::Write { at: None, error } => error,
     }
 }

@@ -538,3 +538,31 @@ storage_test!(the_import_command_reads_a_folder, |srv| {
     );
     assert_eq!(count(&srv, "Patient").await, 3);
 });
+
+storage_test!(
+    a_record_breaking_an_enforced_profile_rejects_its_row,
+    profiles = carebridge::profile::Policy {
+        enforce: true,
+        defaults: [(
+            "Observation".to_string(),
+            "https://fhir.carebridge.example/StructureDefinition/Carebridge-Observation"
+                .to_string()
+        )]
+        .into(),
+    },
+    |srv| {
+        // Sam's weight without its date: the profile wants a time.
+        let bad = sample().edit("CareRecord_Observation.csv", |t| {
+            set_column(t, "{0B000000-0007-", "EffectiveDate", "")
+        });
+        let r = report(&ingest(&srv, "emis", &bad).await);
+        assert_eq!(r.rejected.len(), 1, "{r:?}");
+        let (file, line, _, reason) = &r.rejected[0];
+        assert_eq!(
+            (file.as_str(), *line),
+            ("CareRecord_Observation.csv", Some(8))
+        );
+        assert!(reason.contains("breaks an enforced profile"), "{reason}");
+        assert_eq!(r.created, 13);
+    }
+);
