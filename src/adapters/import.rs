@@ -15,11 +15,13 @@ use super::model::{
 use super::report::Report;
 use super::source::SourceBatch;
 use super::{SourceAdapter, ADAPTERS};
-use crate::interaction::{format_instant, now_micros, resolve_one, Matches};
+use crate::fhir::ResourceId;
+use crate::interaction::{format_instant, now_micros, resolve_one, Incoming, Matches};
 use crate::profile::Policy;
-use crate::rest::{transaction, RestError};
+use crate::rest::transaction::{self, Outcome};
+use crate::rest::RestError;
 use crate::search::{parse_conditional, Access};
-use crate::store::{Store, StoreError, StoredVersion};
+use crate::store::{Store, StoreError, StoredVersion, Tx};
 
 /// Where an import is; `total` is 0 while it cannot be counted.
 #[derive(Debug, Clone, Copy)]
@@ -60,9 +62,9 @@ fn batch_system() -> String {
 
 /// What each transaction entry was, to count its outcome.
 enum Kind {
-    Upsert(Origin),
+    /// Where the record came from, and whose it is.
+    Upsert(Origin, Option<Key>),
     Removal(Origin),
-    Provenance,
 }
 
 impl Importer<'_> {
@@ -108,7 +110,7 @@ impl Importer<'_> {
         if self.strict && !report.rejected.is_empty() {
             return Err(ImportError::Strict(Box::new(report)));
         }
-        let (entries, kinds) = entries(&m, &report.batch);
+        let (entries, kinds) = entries(&m);
         lap("entries");
         progress(Step {
             stage: "writing",
@@ -116,30 +118,32 @@ impl Importer<'_> {
             total: entries.len() as u64,
         });
         let name = adapter.name();
-        let outcomes = transaction::run(self.store, self.base, &entries, self.policy, &|tx| {
+        let digest = report.batch.clone();
+        let also = |tx: &mut dyn Tx, outcomes: &[Outcome]| {
             memory::save(tx, name, &m.remember)?;
-            memory::save(tx, memory::PATIENT_SOURCES, &contributions)
-        })
-        .map_err(|e| match e {
-            RestError::InEntry { index, inner } => ImportError::Write {
-                at: match kinds.get(index) {
-                    Some(Kind::Upsert(o) | Kind::Removal(o)) => Some(o.clone()),
-                    _ => None,
+            memory::save(tx, memory::PATIENT_SOURCES, &contributions)?;
+            provenances(tx, &m, &digest, &kinds, outcomes, self.base)
+        };
+        let outcomes = transaction::run(self.store, self.base, &entries, self.policy, &also)
+            .map_err(|e| match e {
+                RestError::InEntry { index, inner } => ImportError::Write {
+                    at: match kinds.get(index) {
+                        Some(Kind::Upsert(o, _) | Kind::Removal(o)) => Some(o.clone()),
+                        None => None,
+                    },
+                    error: *inner,
                 },
-                error: *inner,
-            },
-            other => ImportError::Write {
-                at: None,
-                error: other,
-            },
-        })?;
+                other => ImportError::Write {
+                    at: None,
+                    error: other,
+                },
+            })?;
         lap("write");
         for (kind, o) in kinds.iter().zip(&outcomes) {
             match kind {
-                Kind::Provenance => {}
                 Kind::Removal(_) if o.changed => report.deleted += 1,
-                Kind::Upsert(_) if o.status.as_u16() == 201 => report.created += 1,
-                Kind::Upsert(_) if o.changed => report.updated += 1,
+                Kind::Upsert(..) if o.status.as_u16() == 201 => report.created += 1,
+                Kind::Upsert(..) if o.changed => report.updated += 1,
                 _ => report.unchanged += 1,
             }
         }
@@ -366,16 +370,14 @@ impl Importer<'_> {
     }
 }
 
-/// The transaction's entries: deletes, a Provenance per patient (and one for what belongs
-/// to no patient), and the upserts.
-fn entries(m: &Mapping, digest: &str) -> (Vec<Value>, Vec<Kind>) {
+/// The transaction's entries: deletes and upserts.
+fn entries(m: &Mapping) -> (Vec<Value>, Vec<Kind>) {
     let mut entries = Vec::new();
     let mut kinds = Vec::new();
     for r in &m.removals {
         entries.push(json!({"request": {"method": "DELETE", "url": r.key.criteria()}}));
         kinds.push(Kind::Removal(r.origin.clone()));
     }
-    let mut groups: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
     for u in &m.upserts {
         let mut resource = u.resource.clone();
         // A linked person's record names the source that had the last word (set in `link`).
@@ -383,22 +385,54 @@ fn entries(m: &Mapping, digest: &str) -> (Vec<Value>, Vec<Kind>) {
             resource["meta"]["source"] = json!(m.source);
         }
         let criteria = u.key.criteria();
-        groups
-            .entry(u.patient.as_ref().map(Key::criteria))
-            .or_default()
-            .push(criteria.clone());
         entries.push(json!({"resource": resource, "request": {"method": "PUT", "url": criteria}}));
-        kinds.push(Kind::Upsert(u.origin.clone()));
+        kinds.push(Kind::Upsert(u.origin.clone(), u.patient.clone()));
+    }
+    (entries, kinds)
+}
+
+/// After the entries ran, in the same database transaction: a Provenance per patient of what
+/// the batch created or changed (each version named), authored by the sending organisation.
+/// One per patient, so it sits in that patient's compartment, where the patient sees it, and
+/// names no one else; none where nothing changed, so a batch sent again adds nothing.
+fn provenances(
+    tx: &mut dyn Tx,
+    m: &Mapping,
+    digest: &str,
+    kinds: &[Kind],
+    outcomes: &[Outcome],
+    base: &str,
+) -> Result<(), StoreError> {
+    let mut groups: BTreeMap<Option<&Key>, Vec<String>> = BTreeMap::new();
+    for (kind, o) in kinds.iter().zip(outcomes) {
+        let (Kind::Upsert(_, patient), true, Some(v)) = (kind, o.changed, &o.version) else {
+            continue;
+        };
+        groups.entry(patient.as_ref()).or_default().push(format!(
+            "{}/{}/_history/{}",
+            v.res_type, v.res_id, v.version_id
+        ));
     }
     let recorded = format_instant(now_micros());
-    for (patient, targets) in groups {
-        // One Provenance per patient: it sits in that patient's compartment, where the
-        // patient sees it, and names no one else.
-        let group = match &patient {
-            Some(p) => hex(&openssl::sha::sha256(p.as_bytes())[..8]),
-            None => "shared".to_string(),
-        };
-        let id = format!("{}:{digest}:{group}", m.source);
+    let internal = |e: crate::interaction::InteractionError| StoreError::Internal(e.to_string());
+    for (patient, mut targets) in groups {
+        // The patient is named even when only their other records changed.
+        if let Some(p) = patient {
+            let pairs = [(
+                "identifier".to_string(),
+                format!("{}|{}", p.system, escape_token(&p.value)),
+            )];
+            if let Ok(plan) = parse_conditional("Patient", &pairs, base) {
+                if let Matches::One(v) =
+                    resolve_one(tx, &plan, &Access::Unrestricted).map_err(internal)?
+                {
+                    let current = format!("Patient/{}/", v.res_id);
+                    if !targets.iter().any(|t| t.starts_with(&current)) {
+                        targets.insert(0, format!("Patient/{}", v.res_id));
+                    }
+                }
+            }
+        }
         let mut agent = json!({
             "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "author", "display": "Author"}]},
             "who": {"identifier": {"system": ODS_CODE, "value": m.sender.ods}}
@@ -412,21 +446,13 @@ fn entries(m: &Mapping, digest: &str) -> (Vec<Value>, Vec<Kind>) {
             "recorded": recorded,
             "activity": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "UPDATE", "display": "revise"}]},
             "agent": [agent],
-            "entity": [{"role": "source", "what": {"identifier": {"system": batch_system(), "value": id}, "display": format!("{} batch", m.source)}}]
+            "entity": [{"role": "source", "what": {"identifier": {"system": batch_system(), "value": format!("{}:{digest}", m.source)}, "display": format!("{} batch", m.source)}}]
         });
-        let condition = format!(
-            "entity:identifier={}|{}",
-            form_urlencoded::byte_serialize(batch_system().as_bytes()).collect::<String>(),
-            form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
-        );
-        entries.push(json!({"resource": provenance, "request": {"method": "POST", "url": "Provenance", "ifNoneExist": condition}}));
-        kinds.push(Kind::Provenance);
+        let incoming = Incoming::new("Provenance", provenance);
+        crate::interaction::insert(tx, "Provenance", &ResourceId::generate(), &incoming)
+            .map_err(internal)?;
     }
-    (entries, kinds)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(())
 }
 
 /// The conditional references (`Type?…`) a resource holds.

@@ -274,9 +274,16 @@ storage_test!(sample_maps_every_table, |srv| {
         .iter()
         .filter_map(|t| t["reference"].as_str())
         .collect();
-    assert!(targets.contains(&alex.as_str()));
-    assert!(targets.contains(&enc_ref.as_str()));
-    assert!(!targets.contains(&sam.as_str()));
+    // Each target names the version the batch wrote.
+    assert!(
+        targets.contains(&format!("{alex}/_history/1").as_str()),
+        "{targets:?}"
+    );
+    assert!(
+        targets.contains(&format!("{enc_ref}/_history/1").as_str()),
+        "{targets:?}"
+    );
+    assert!(!targets.iter().any(|t| t.starts_with(&sam)), "{targets:?}");
     assert_eq!(targets.len(), 8, "{targets:?}");
 });
 
@@ -306,6 +313,26 @@ storage_test!(a_changed_row_makes_one_new_version, |srv| {
     .await;
     assert_eq!(w["meta"]["versionId"], "2");
     assert_eq!(w["valueQuantity"]["value"].to_string(), "71.0");
+    // The delta's Provenance names the new version and the patient, nothing unchanged.
+    let alex = address(
+        &srv,
+        "Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018",
+    )
+    .await;
+    let provs = srv
+        .get(&format!("Provenance?patient={alex}&_sort=-_lastUpdated"))
+        .await
+        .json();
+    let entries = provs["entry"].as_array().expect("provenances");
+    assert_eq!(entries.len(), 2);
+    let targets: Vec<&str> = entries[0]["resource"]["target"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .filter_map(|t| t["reference"].as_str())
+        .collect();
+    let weight = format!("Observation/{}/_history/2", w["id"].as_str().expect("id"));
+    assert_eq!(targets, [alex.as_str(), weight.as_str()]);
 });
 
 storage_test!(

@@ -77,7 +77,7 @@ pub fn process(
         .map_or(&[], Vec::as_slice);
     match bundle.get("type").and_then(Value::as_str) {
         Some("transaction") => {
-            let outcomes = transaction(store, base, raw, prefer, policy, &|_| Ok(()))
+            let outcomes = transaction(store, base, raw, prefer, policy, &|_, _| Ok(()))
                 .map_err(EntryError::into_rest)?;
             let items: Vec<Result<Outcome, RestError>> = outcomes.into_iter().map(Ok).collect();
             render::response_bundle("transaction-response", &items, base, prefer)
@@ -98,14 +98,14 @@ pub fn process(
 }
 
 /// Runs transaction entries (Bundle.entry values) all or nothing and, in the same database
-/// transaction, `also`: how an importer writes what it keeps beside the resources. Each
-/// outcome is in its entry's place.
+/// transaction, `also` with the outcomes: how an importer writes what it keeps beside the
+/// resources, and its Provenance of what changed. Each outcome is in its entry's place.
 pub fn run(
     store: &Store,
     base: &str,
     entries: &[Value],
     policy: &Policy,
-    also: &dyn Fn(&mut dyn Tx) -> Result<(), StoreError>,
+    also: &dyn Fn(&mut dyn Tx, &[Outcome]) -> Result<(), StoreError>,
 ) -> Result<Vec<Outcome>, RestError> {
     let prefer = Prefer {
         return_: Return::Minimal,
@@ -120,7 +120,7 @@ fn transaction(
     raw: &[Value],
     prefer: Prefer,
     policy: &Policy,
-    also: &dyn Fn(&mut dyn Tx) -> Result<(), StoreError>,
+    also: &dyn Fn(&mut dyn Tx, &[Outcome]) -> Result<(), StoreError>,
 ) -> Result<Vec<Outcome>, EntryError> {
     let entries = raw
         .iter()
@@ -164,7 +164,7 @@ fn transaction(
             }
         };
         log::debug!("transaction: executed at {:?}", clock.elapsed());
-        also(tx)?;
+        also(tx, &outcomes)?;
         Ok(outcomes)
     })
 }
