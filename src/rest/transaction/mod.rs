@@ -97,6 +97,9 @@ pub fn process(
     }
 }
 
+/// Work run after a transaction's entries, in its database transaction, given their outcomes.
+pub type Also<'a> = dyn Fn(&mut dyn Tx, &[Outcome]) -> Result<(), StoreError> + 'a;
+
 /// Runs transaction entries (Bundle.entry values) all or nothing and, in the same database
 /// transaction, `also` with the outcomes: how an importer writes what it keeps beside the
 /// resources, and its Provenance of what changed. Each outcome is in its entry's place.
@@ -105,7 +108,7 @@ pub fn run(
     base: &str,
     entries: &[Value],
     policy: &Policy,
-    also: &dyn Fn(&mut dyn Tx, &[Outcome]) -> Result<(), StoreError>,
+    also: &Also<'_>,
 ) -> Result<Vec<Outcome>, RestError> {
     let prefer = Prefer {
         return_: Return::Minimal,
@@ -120,7 +123,7 @@ fn transaction(
     raw: &[Value],
     prefer: Prefer,
     policy: &Policy,
-    also: &dyn Fn(&mut dyn Tx, &[Outcome]) -> Result<(), StoreError>,
+    also: &Also<'_>,
 ) -> Result<Vec<Outcome>, EntryError> {
     let entries = raw
         .iter()
