@@ -32,7 +32,8 @@ pub struct Page {
 }
 
 pub fn everything(store: &Store, e: &Everything, access: &Access) -> Result<Page, StoreError> {
-    let mut found = store.read(|tx| tx.search(&compile_everything(e, access)))?;
+    let postgres = store.backend_name() == "postgres";
+    let mut found = store.read(|tx| tx.search(&compile_everything(e, access, postgres)))?;
     let more = found.len() as i64 > e.count;
     found.truncate(e.count as usize);
     let next = found.last().filter(|_| more).map(|v| v.seq);
@@ -64,19 +65,41 @@ fn core(e: &Everything, q: &mut Query) {
     }
 }
 
-pub fn compile_everything(e: &Everything, access: &Access) -> Query {
+/// `IN (` a key subquery; on PostgreSQL `= ANY(ARRAY(` it, which the planner runs as a
+/// lookup of those keys: for `IN` it hashed the whole reference index and scanned every
+/// resource key (75 ms for a 2,000-resource record, 13–22 ms this way).
+fn keys_in(postgres: bool) -> (&'static str, &'static str) {
+    if postgres {
+        (" = ANY(ARRAY(", "))")
+    } else {
+        (" IN (", ")")
+    }
+}
+
+pub fn compile_everything(e: &Everything, access: &Access, postgres: bool) -> Query {
+    let (open, close) = keys_in(postgres);
     let mut q = Query::new(format!(
         "SELECT {CURRENT_COLUMNS} FROM resource r JOIN resource_version v ON v.res_pk = r.pk \
-         AND v.version_id = r.version_id WHERE r.deleted = ? AND r.pk IN ("
+         AND v.version_id = r.version_id WHERE r.deleted = ? AND r.pk{open}"
     ));
     q.bind(Bind::Bool(false));
     core(e, &mut q);
-    q.push(
+    // PostgreSQL looks each distinct target up once (a semi-join); a plain join looked one up
+    // per reference (12.5 → 6.1 ms for a 2,000-resource record).
+    q.push(if postgres {
+        " UNION SELECT t.pk FROM resource t WHERE (t.res_type, t.res_id) IN \
+         (SELECT x.target_type, x.target_id FROM idx_reference x WHERE x.res_pk"
+    } else {
         " UNION SELECT t.pk FROM idx_reference x JOIN resource t \
-         ON t.res_type = x.target_type AND t.res_id = x.target_id WHERE x.res_pk IN (",
-    );
+         ON t.res_type = x.target_type AND t.res_id = x.target_id WHERE x.res_pk"
+    });
+    q.push(open);
     core(e, &mut q);
-    q.push("))");
+    q.push(close);
+    if postgres {
+        q.push(")");
+    }
+    q.push(close);
     if let Some(after) = e.after {
         q.push(" AND r.pk > ?").bind(Bind::Int(after));
     }
