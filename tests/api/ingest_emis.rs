@@ -49,6 +49,7 @@ storage_test!(sample_maps_every_table, |srv| {
     assert_eq!(org["active"], true);
     assert_eq!(org["type"][0]["text"], "General Practice");
     assert_eq!(org["extension"][0]["valuePeriod"]["start"], "1998-04-01");
+    assert_eq!(org["identifier"][1]["value"], "123", "the CDB number");
     let org_ref = format!("Organization/{}", org["id"].as_str().expect("id"));
 
     let gp = one(
@@ -123,6 +124,9 @@ storage_test!(sample_maps_every_table, |srv| {
         "{systems:?}"
     );
     assert_eq!(p["meta"]["source"], "urn:carebridge:adapter:emis#EMIS-Web");
+    let registration = &p["extension"][0]["extension"];
+    assert_eq!(registration[0]["valuePeriod"]["start"], "2010-05-01");
+    assert_eq!(registration[1]["valueCodeableConcept"]["text"], "Regular");
     let alex = format!("Patient/{}", p["id"].as_str().expect("id"));
 
     let enc = one(&srv, &format!("Encounter?subject={alex}")).await;

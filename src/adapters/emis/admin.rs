@@ -78,6 +78,9 @@ pub const PATIENT: &[&str] = &[
     "ProcessingId",
 ];
 
+/// A patient's registration at the practice.
+pub const REGISTRATION: &str =
+    "https://fhir.carebridge.example/StructureDefinition/registration-details";
 /// When an organisation opened and closed: R4's Organization has no element for it.
 pub const ORGANISATION_PERIOD: &str =
     "https://fhir.carebridge.example/StructureDefinition/organisation-period";
@@ -93,6 +96,9 @@ fn organisation(m: &mut Mapping, row: &Row<'_>) -> Result<(), Rejection> {
     let g = row.required("OrganisationGuid")?;
     let k = organisation_key(g);
     let mut identifiers = vec![k.identifier()];
+    if let Some(cdb) = row.get("CDB") {
+        identifiers.push(json!({"system": system("cdb"), "value": cdb}));
+    }
     let mut aliases = Vec::new();
     if let Some(ods) = row.get("ODSCode") {
         identifiers.push(json!({"system": ODS_CODE, "value": ods}));
@@ -245,7 +251,32 @@ fn patient(m: &mut Mapping, row: &Row<'_>) -> Result<(), Rejection> {
         "deceasedDateTime",
         row.date("DateOfDeath")?.map(Value::from),
     );
-    let _ = row.date("DateOfDeactivation")?;
+    // The practice registration: when it began and ended, its type, and a residential
+    // institute the patient lives in (R4's Patient has no element for any of them).
+    let mut registration = Vec::new();
+    let mut period = json!({});
+    put(
+        &mut period,
+        "start",
+        row.date("DateOfRegistration")?.map(Value::from),
+    );
+    put(
+        &mut period,
+        "end",
+        row.date("DateOfDeactivation")?.map(Value::from),
+    );
+    if period.as_object().is_some_and(|o| !o.is_empty()) {
+        registration.push(json!({"url": "registrationPeriod", "valuePeriod": period}));
+    }
+    if let Some(t) = row.get("PatientTypeDescription") {
+        registration.push(json!({"url": "registrationType", "valueCodeableConcept": {"text": t}}));
+    }
+    if let Some(c) = row.get("ResidentialInstituteCode") {
+        registration.push(json!({"url": "residentialInstituteCode", "valueString": c}));
+    }
+    if !registration.is_empty() {
+        p["extension"] = json!([{"url": REGISTRATION, "extension": registration}]);
+    }
     let mut telecom = Vec::new();
     if let Some(e) = row.get("EmailAddress") {
         telecom.push(json!({"system": "email", "value": e, "use": "home"}));
