@@ -556,6 +556,29 @@ pub fn merge(existing: &Value, incoming: Value) -> Value {
     let (Some(old), Value::Object(mut new)) = (existing.as_object(), incoming) else {
         return existing.clone();
     };
+    // Extensions are one element each, by url: another source's stay beside this one's.
+    if let Some(theirs) = old.get("extension").and_then(Value::as_array) {
+        let mut ours: Vec<Value> = new
+            .get("extension")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for e in theirs {
+            if !ours.iter().any(|o| o.get("url") == e.get("url")) {
+                ours.push(e.clone());
+            }
+        }
+        ours.sort_by(|a, b| {
+            let url = |v: &Value| {
+                v.get("url")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            url(a).cmp(&url(b))
+        });
+        new.insert("extension".into(), Value::Array(ours));
+    }
     // Security labels of any source stay: one source's restriction binds the whole record.
     let mut labels: Vec<Value> = Vec::new();
     for m in [old.get("meta"), new.get("meta")].into_iter().flatten() {

@@ -356,9 +356,25 @@ storage_test!(
         // An element both give comes from the GP; one only the trust gives stays.
         let p = one(&srv, &format!("Patient?identifier={NHS}|9990000018")).await;
         assert_eq!(p["name"][0]["given"], serde_json::json!(["Alex", "James"]));
+        let ethnicity = p["extension"]
+            .as_array()
+            .and_then(|e| {
+                e.iter().find(|x| {
+                    x["url"]
+                        .as_str()
+                        .is_some_and(|u| u.ends_with("EthnicCategory"))
+                })
+            })
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(
-            p["extension"][0]["valueCodeableConcept"]["coding"][0]["code"],
-            "A"
+            ethnicity["valueCodeableConcept"]["coding"][0]["code"], "A",
+            "{p}"
+        );
+        assert_eq!(
+            p["extension"].as_array().map(Vec::len),
+            Some(2),
+            "the GP's registration too"
         );
     }
 );
