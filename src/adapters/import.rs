@@ -264,7 +264,7 @@ impl Importer<'_> {
                     key: adapter.to_string(),
                     value: u.resource.to_string(),
                 });
-                u.resource = merge_sources(found.as_ref(), &sources);
+                u.resource = merge_sources(found.as_ref().and_then(content), &sources);
             }
             for a in &u.aliases {
                 renamed.insert(a.clone(), u.key.clone());
@@ -282,7 +282,65 @@ impl Importer<'_> {
             }
         }
         m.upserts = linked;
+        self.withdraw(adapter, m, &mut contributions)?;
         Ok(contributions)
+    }
+
+    /// A person's record deleted by one source withdraws that source's word: the Patient
+    /// is rebuilt from what the other sources said, without this source's identifiers, and
+    /// deleted only when no other source holds it.
+    fn withdraw(
+        &self,
+        adapter: &str,
+        m: &mut Mapping,
+        contributions: &mut Vec<Remember>,
+    ) -> Result<(), StoreError> {
+        let mut removals = Vec::with_capacity(m.removals.len());
+        for r in std::mem::take(&mut m.removals) {
+            let found = match r.key.res_type.as_str() {
+                "Patient" => self.find(&r.key)?.as_ref().and_then(content),
+                _ => None,
+            };
+            let Some(mut existing) = found else {
+                removals.push(r);
+                continue;
+            };
+            let nhs = existing["identifier"].as_array().and_then(|ids| {
+                ids.iter()
+                    .find(|i| i["system"] == NHS_NUMBER)
+                    .and_then(|i| i["value"].as_str().map(str::to_string))
+            });
+            let key = nhs.map_or_else(|| r.key.clone(), |n| Key::new("Patient", NHS_NUMBER, n));
+            let criteria = key.criteria();
+            let mut sources = memory::contributions(self.store, &criteria)?;
+            let mine = sources.remove(adapter);
+            contributions.push(Remember {
+                kind: criteria,
+                key: adapter.to_string(),
+                value: String::new(),
+            });
+            if sources.is_empty() {
+                removals.push(r);
+                continue;
+            }
+            let gone: HashSet<String> = mine
+                .iter()
+                .chain(std::iter::once(
+                    &json!({"identifier": [r.key.identifier()]}),
+                ))
+                .flat_map(|c| c["identifier"].as_array().cloned().unwrap_or_default())
+                .filter_map(|i| i["system"].as_str().map(str::to_string))
+                .filter(|s| s != NHS_NUMBER)
+                .collect();
+            if let Some(ids) = existing["identifier"].as_array_mut() {
+                ids.retain(|i| !i["system"].as_str().is_some_and(|s| gone.contains(s)));
+            }
+            let resource = merge_sources(Some(existing), &sources);
+            m.upserts
+                .push(Upsert::new(key.clone(), Some(key), resource, r.origin));
+        }
+        m.removals = removals;
+        Ok(())
     }
 
     /// Rejects every upsert that refers to something neither the batch nor the server has,
@@ -524,10 +582,7 @@ fn parse_key(criteria: &str) -> Option<Key> {
 
 /// A person's record from every source's contribution, over what the server holds: sources
 /// later in [`ADAPTERS`]' reverse order win, so the GP record has the last word.
-fn merge_sources(found: Option<&StoredVersion>, sources: &BTreeMap<String, Value>) -> Value {
-    let existing = found
-        .and_then(|f| f.content.as_deref())
-        .and_then(|c| serde_json::from_str::<Value>(c).ok());
+fn merge_sources(existing: Option<Value>, sources: &BTreeMap<String, Value>) -> Value {
     let mut merged = existing
         .clone()
         .unwrap_or_else(|| json!({"resourceType": "Patient"}));
@@ -547,6 +602,12 @@ fn merge_sources(found: Option<&StoredVersion>, sources: &BTreeMap<String, Value
         merged["id"] = id.clone();
     }
     merged
+}
+
+fn content(v: &StoredVersion) -> Option<Value> {
+    v.content
+        .as_deref()
+        .and_then(|c| serde_json::from_str::<Value>(c).ok())
 }
 
 /// One person's record from two sources: the incoming source's elements win, elements only

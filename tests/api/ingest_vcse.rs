@@ -511,3 +511,45 @@ storage_test!(sync_pulls_pages_and_then_only_changes, |srv| {
         String::from_utf8_lossy(&refused.stderr)
     );
 });
+
+storage_test!(
+    a_source_deleting_a_linked_person_withdraws_only_its_word,
+    |srv| {
+        for adapter in ["emis", "rio", "vcse"] {
+            report(&ingest(&srv, adapter, &Batch::sample(adapter)).await);
+        }
+        let alex = address(&srv, &format!("Patient?identifier={NHS}|9990000018")).await;
+        let jamie = address(&srv, &format!("Patient?identifier={NHS}|9990000042")).await;
+        let delta = Batch { files: vec![] }.with("Contact.json", sample().text("Contact.json"));
+        let delta = edit_records(delta, "Contact.json", |rs| {
+            rs.retain(|r| r["Id"] != "003A000003RobinK");
+            for r in rs.iter_mut() {
+                r["IsDeleted"] = json!(true);
+            }
+        });
+        let r = report(&ingest(&srv, "vcse", &delta).await);
+        // Alex is still the GP's and the trust's: only the CRM's identifier goes.
+        assert_eq!((r.updated, r.deleted), (1, 1), "{r:?}");
+        let p = srv.get(&alex).await.json();
+        let systems: Vec<&str> = p["identifier"]
+            .as_array()
+            .expect("ids")
+            .iter()
+            .filter_map(|i| i["system"].as_str())
+            .collect();
+        assert!(
+            !systems.iter().any(|s| s.ends_with("vcse-contact")),
+            "{systems:?}"
+        );
+        assert!(
+            systems.iter().any(|s| s.ends_with("rio-client")),
+            "{systems:?}"
+        );
+        assert_eq!(p["contact"][0]["name"]["text"], "Ruth Morgan");
+        // Jamie was only the CRM's: gone.
+        assert_eq!(srv.get(&jamie).await.status, 410);
+        // Importing the GP batch again still changes nothing.
+        let again = report(&ingest(&srv, "emis", &Batch::sample("emis")).await);
+        assert_eq!((again.updated, again.created), (0, 0), "{again:?}");
+    }
+);
