@@ -86,19 +86,8 @@ impl Codes {
     /// The CodeableConcept of a clinical CodeId: SNOMED CT, Read v2 and the EMIS CodeId.
     /// An unknown CodeId rejects the row.
     pub fn clinical(&self, row: &Row<'_>, column: &str) -> Result<Value, Rejection> {
-        let id = row.required(column)?;
-        let c: Clinical = self
-            .memory
-            .get(CLINICAL, id)
-            .and_then(|v| serde_json::from_str(v).ok())
-            .ok_or_else(|| {
-                row.reject(
-                    column,
-                    format!(
-                        "CodeId {id} is in no Coding_ClinicalCode file of this or an earlier batch"
-                    ),
-                )
-            })?;
+        let (id, c): (&str, Clinical) =
+            self.lookup(CLINICAL, "Coding_ClinicalCode", row, column)?;
         let term = c.term.as_deref();
         let mut codings = Vec::new();
         if let Some(s) = &c.snomed {
@@ -109,6 +98,29 @@ impl Codes {
         }
         codings.push(coding(&code_system("code-id"), id, term));
         Ok(concept(codings, term))
+    }
+
+    /// The code a row's CodeId column names, from this batch's `table` or an earlier one's;
+    /// an unknown CodeId rejects the row.
+    fn lookup<'r, T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+        table: &str,
+        row: &Row<'r>,
+        column: &str,
+    ) -> Result<(&'r str, T), Rejection> {
+        let id = row.required(column)?;
+        let code = self
+            .memory
+            .get(kind, id)
+            .and_then(|v| serde_json::from_str(v).ok())
+            .ok_or_else(|| {
+                row.reject(
+                    column,
+                    format!("CodeId {id} is in no {table} file of this or an earlier batch"),
+                )
+            })?;
+        Ok((id, code))
     }
 
     /// Whether a clinical CodeId is known, and its SNOMED CT concept.
@@ -122,19 +134,7 @@ impl Codes {
     /// The medication CodeableConcept of a drug CodeId: dm+d (a SNOMED CT concept) and the
     /// EMIS CodeId.
     pub fn drug(&self, row: &Row<'_>, column: &str) -> Result<Value, Rejection> {
-        let id = row.required(column)?;
-        let d: Drug = self
-            .memory
-            .get(DRUG, id)
-            .and_then(|v| serde_json::from_str(v).ok())
-            .ok_or_else(|| {
-                row.reject(
-                    column,
-                    format!(
-                        "CodeId {id} is in no Coding_DrugCode file of this or an earlier batch"
-                    ),
-                )
-            })?;
+        let (id, d): (&str, Drug) = self.lookup(DRUG, "Coding_DrugCode", row, column)?;
         let term = d.term.as_deref();
         let mut codings = Vec::new();
         if let Some(s) = &d.dmd {
