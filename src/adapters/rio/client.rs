@@ -72,11 +72,11 @@ impl<'a> Client<'a> {
 
 pub fn map(tables: &Tables, c: &Config, m: &mut Mapping) {
     let mut clients: BTreeMap<String, Client<'_>> = BTreeMap::new();
-    for (table, rows) in [
-        ("ClientIndex", 0),
-        ("ClientName", 1),
-        ("ClientAddress", 2),
-        ("ClientTelecom", 3),
+    for table in [
+        "ClientIndex",
+        "ClientName",
+        "ClientAddress",
+        "ClientTelecom",
     ] {
         for r in tables.rows(table) {
             let Some(id) = r.get("ClientID") else {
@@ -84,10 +84,10 @@ pub fn map(tables: &Tables, c: &Config, m: &mut Mapping) {
                 continue;
             };
             let client = clients.entry(id.to_string()).or_default();
-            match rows {
-                0 => client.index = Some(r),
-                1 => client.names.push(r),
-                2 => client.addresses.push(r),
+            match table {
+                "ClientIndex" => client.index = Some(r),
+                "ClientName" => client.names.push(r),
+                "ClientAddress" => client.addresses.push(r),
                 _ => client.telecoms.push(r),
             }
         }
