@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use carebridge::server::{self, ServerConfig, DEFAULT_BODY_LIMIT, DEFAULT_DATABASE};
+use carebridge::server::{
+    self, ServerConfig, DEFAULT_BODY_LIMIT, DEFAULT_DATABASE, DEFAULT_INGEST_LIMIT,
+};
 use carebridge::store::Store;
 
 #[derive(Parser)]
@@ -34,6 +36,9 @@ enum Command {
         /// Largest request body in bytes.
         #[arg(long, env = "CAREBRIDGE_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
         body_limit: usize,
+        /// Largest $ingest body (a source batch) in bytes.
+        #[arg(long, env = "CAREBRIDGE_INGEST_LIMIT", default_value_t = DEFAULT_INGEST_LIMIT)]
+        ingest_limit: usize,
         /// HTTP worker threads (default: one per core).
         #[arg(long, env = "CAREBRIDGE_WORKERS")]
         workers: Option<usize>,
@@ -91,6 +96,7 @@ fn main() -> ExitCode {
             database,
             base_url,
             body_limit,
+            ingest_limit,
             workers,
             pool_size,
             enforce_profiles,
@@ -102,6 +108,7 @@ fn main() -> ExitCode {
                 serve(ServerConfig {
                     base_url,
                     body_limit,
+                    ingest_limit,
                     workers,
                     pool_size,
                     profiles: carebridge::profile::Policy {

@@ -16,6 +16,8 @@ use crate::store::Store;
 pub const DEFAULT_DATABASE: &str = "sqlite://carebridge-data/carebridge.db";
 /// Request bodies up to this size are accepted (16 MiB).
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// `$ingest` takes a whole extract: up to 256 MiB.
+pub const DEFAULT_INGEST_LIMIT: usize = 256 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -24,6 +26,8 @@ pub struct ServerConfig {
     /// The FHIR base as clients see it; by default `http://{listen}/fhir`.
     pub base_url: Option<String>,
     pub body_limit: usize,
+    /// Largest `$ingest` body (a source batch) in bytes.
+    pub ingest_limit: usize,
     /// HTTP worker threads; by default one per core.
     pub workers: Option<usize>,
     /// Database connections; by default 4 for SQLite, 16 for PostgreSQL.
@@ -41,6 +45,7 @@ impl ServerConfig {
             database_url: database_url.into(),
             base_url: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            ingest_limit: DEFAULT_INGEST_LIMIT,
             workers: None,
             pool_size: None,
             profiles: Policy::default(),
@@ -96,6 +101,7 @@ pub fn start(cfg: &ServerConfig) -> std::io::Result<Running> {
         store,
         base_url: base_url.clone(),
         body_limit: cfg.body_limit,
+        ingest_limit: cfg.ingest_limit,
         profiles: cfg.profiles.clone(),
         adapter_configs: cfg.adapter_configs.clone(),
     });

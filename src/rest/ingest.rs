@@ -46,7 +46,7 @@ pub async fn post(
             ))
         }
     };
-    let body = read_limited(&req, payload, state.body_limit).await?;
+    let body = read_limited(&req, payload, state.ingest_limit).await?;
     let batch = batch(&req, &body)?;
     let st = state.clone();
     let report = blocking(move || {

@@ -38,6 +38,8 @@ pub struct AppState {
     pub base_url: String,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Largest `$ingest` body, in bytes.
+    pub ingest_limit: usize,
     /// The profiles create and update enforce.
     pub profiles: crate::profile::Policy,
     /// Adapter name → its configuration file, for `$ingest`.

@@ -597,3 +597,18 @@ storage_test!(
         assert_eq!(r.created, 13);
     }
 );
+
+storage_test!(an_extract_larger_than_the_body_limit_is_taken, |srv| {
+    // The test server takes 64 KiB bodies; $ingest has its own, larger limit.
+    // Random text does not compress: the zip stays over the limit.
+    let big: String = (0..6000)
+        .map(|_| uuid::Uuid::new_v4().simple().to_string())
+        .collect();
+    let batch = sample().with("Readme.txt", &format!("{big}\n"));
+    assert!(batch.zip().len() > 64 * 1024, "{}", batch.zip().len());
+    let r = report(&ingest(&srv, "emis", &batch).await);
+    assert_eq!(r.created, 14, "{r:?}");
+    assert!(r.rejected.iter().any(|x| x.0 == "Readme.txt"), "{r:?}");
+    let too_big = srv.post("Patient", &serde_json::json!({"resourceType": "Patient", "text": {"status": "generated", "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">{big}</div>")}})).await;
+    assert_eq!(too_big.status, 413);
+});
