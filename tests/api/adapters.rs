@@ -181,9 +181,12 @@ pub fn report(r: &Resp) -> Report {
     }
 }
 
-/// The one resource a search finds.
+/// The one resource a search finds. Strict handling, so a parameter the server does not
+/// know fails the test instead of being ignored and widening the match.
 pub async fn one(srv: &TestServer, query: &str) -> Value {
-    let r = srv.get(query).await;
+    let r = srv
+        .send("GET", query, &[("Prefer", "handling=strict")], None)
+        .await;
     assert_eq!(r.status, 200, "{query}: {}", r.text());
     let b = r.json();
     let entries = b["entry"].as_array().cloned().unwrap_or_default();
@@ -191,11 +194,9 @@ pub async fn one(srv: &TestServer, query: &str) -> Value {
     entries[0]["resource"].clone()
 }
 
-/// How many resources a search finds.
+/// How many resources a search matches (strict, as `one`).
 pub async fn count(srv: &TestServer, query: &str) -> usize {
-    let r = srv.get(query).await;
-    assert_eq!(r.status, 200, "{query}: {}", r.text());
-    r.json()["entry"].as_array().map_or(0, Vec::len)
+    crate::search_data::ordered_ids(srv, query).await.len()
 }
 
 /// The `Type/id` a search's one match has.

@@ -383,11 +383,25 @@ storage_test!(
         let new = one(&srv, &format!("Observation?identifier={EMIS}-observation|{{0B000000-0099-4000-8000-000000000000}}")).await;
         assert!(has(&new["code"], "http://snomed.info/sct", "27113001"));
         assert_eq!(new["valueQuantity"]["value"].to_string(), "70.25");
-        // The sender came from the earlier batch.
-        let provs = srv
-            .get("Provenance?agent:identifier=https://fhir.nhs.uk/Id/ods-organization-code|Y01234")
-            .await;
-        assert_eq!(provs.status, 200, "{}", provs.text());
+        // The delta names no practice, so the sender came from the earlier batch: Alex's
+        // Provenance of the new observation names it.
+        let alex = address(
+            &srv,
+            "Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9990000018",
+        )
+        .await;
+        let new_ref = format!("Observation/{}/_history/1", new["id"].as_str().expect("id"));
+        let prov = one(
+            &srv,
+            &format!(
+                "Provenance?target={}",
+                new_ref.trim_end_matches("/_history/1")
+            ),
+        )
+        .await;
+        assert_eq!(prov["agent"][0]["who"]["identifier"]["value"], "Y01234");
+        assert_eq!(prov["target"][0]["reference"], alex.as_str());
+        assert_eq!(prov["target"][1]["reference"], new_ref.as_str());
     }
 );
 
