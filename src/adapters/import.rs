@@ -1,7 +1,8 @@
 //! One batch in: the adapter maps it, patients are linked by NHS number, references are
 //! checked, and everything is written as one transaction of conditional upserts, with a
-//! Provenance per patient and what the adapter keeps for later batches. Re-importing the same
-//! batch changes nothing: identical content writes no version and the Provenance exists.
+//! Provenance per patient of what changed and what the adapter keeps for later batches.
+//! Re-importing the same batch changes nothing: identical content writes no version, and
+//! where nothing changed no Provenance is written.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -18,7 +19,7 @@ use super::{SourceAdapter, ADAPTERS};
 use crate::fhir::ResourceId;
 use crate::interaction::{format_instant, now_micros, resolve_one, Incoming, Matches};
 use crate::profile::Policy;
-use crate::rest::transaction::{self, Outcome};
+use crate::rest::transaction::{self, condition_key, conditional_references, Outcome};
 use crate::rest::RestError;
 use crate::search::{parse_conditional, Access};
 use crate::store::{Store, StoreError, StoredVersion, Tx};
@@ -63,7 +64,11 @@ fn batch_system() -> String {
 /// What each transaction entry was, to count its outcome.
 enum Kind {
     /// Where the record came from, and whose it is.
-    Upsert(Origin, Option<Key>),
+    Upsert {
+        origin: Origin,
+        key: Key,
+        patient: Option<Key>,
+    },
     Removal(Origin),
 }
 
@@ -110,7 +115,7 @@ impl Importer<'_> {
         if self.strict && !report.rejected.is_empty() {
             return Err(ImportError::Strict(Box::new(report)));
         }
-        let (entries, kinds) = entries(&m);
+        let (entries, kinds) = entries(&mut m);
         lap("entries");
         progress(Step {
             stage: "writing",
@@ -128,7 +133,7 @@ impl Importer<'_> {
             .map_err(|e| match e {
                 RestError::InEntry { index, inner } => ImportError::Write {
                     at: match kinds.get(index) {
-                        Some(Kind::Upsert(o, _) | Kind::Removal(o)) => Some(o.clone()),
+                        Some(Kind::Upsert { origin: o, .. } | Kind::Removal(o)) => Some(o.clone()),
                         None => None,
                     },
                     error: *inner,
@@ -142,8 +147,8 @@ impl Importer<'_> {
         for (kind, o) in kinds.iter().zip(&outcomes) {
             match kind {
                 Kind::Removal(_) if o.changed => report.deleted += 1,
-                Kind::Upsert(..) if o.status.as_u16() == 201 => report.created += 1,
-                Kind::Upsert(..) if o.changed => report.updated += 1,
+                Kind::Upsert { .. } if o.status.as_u16() == 201 => report.created += 1,
+                Kind::Upsert { .. } if o.changed => report.updated += 1,
                 _ => report.unchanged += 1,
             }
         }
@@ -157,23 +162,7 @@ impl Importer<'_> {
 
     /// Finds the resource a key names on the server, if exactly one.
     fn find(&self, key: &Key) -> Result<Option<StoredVersion>, StoreError> {
-        let Ok(plan) = parse_conditional(
-            &key.res_type,
-            &[(
-                "identifier".to_string(),
-                format!("{}|{}", key.system, escape_token(&key.value)),
-            )],
-            self.base,
-        ) else {
-            return Ok(None);
-        };
-        self.store.read(|tx| {
-            Ok(match resolve_one(tx, &plan, &Access::Unrestricted) {
-                Ok(Matches::One(v)) => Some(v),
-                Ok(_) => None,
-                Err(e) => return Err(StoreError::Internal(e.to_string())),
-            })
-        })
+        self.store.read(|tx| find_in(tx, key, self.base))
     }
 
     /// Links records of one person: resources that merge (Patients) are folded together
@@ -351,8 +340,13 @@ impl Importer<'_> {
         report: &mut Report,
         progress: &dyn Fn(Step),
     ) -> Result<(), StoreError> {
-        let mut available: HashSet<String> = m.upserts.iter().map(|u| u.key.criteria()).collect();
-        let refs: Vec<Vec<String>> = m.upserts.iter().map(|u| references(&u.resource)).collect();
+        // Keys and references compared as the transaction will resolve them.
+        let mut available: HashSet<String> = m.upserts.iter().map(|u| condition(&u.key)).collect();
+        let refs: Vec<Vec<String>> = m
+            .upserts
+            .iter()
+            .map(|u| conditional_references(&u.resource))
+            .collect();
         let outside: HashSet<&String> = refs
             .iter()
             .flatten()
@@ -395,7 +389,7 @@ impl Importer<'_> {
                     ),
                 ));
                 keep[i] = false;
-                available.remove(&u.key.criteria());
+                available.remove(&condition(&u.key));
             }
         }
         loop {
@@ -411,10 +405,19 @@ impl Importer<'_> {
                     report.rejected.push(Rejection::at(
                         &u.origin,
                         None,
-                        format!("it refers to {r}, which neither this batch nor the server holds"),
+                        format!(
+                            "it refers to {}, which neither this batch nor the server holds",
+                            parse_key(r).map_or_else(
+                                || r.clone(),
+                                |k| format!(
+                                    "the {} with identifier {}|{}",
+                                    k.res_type, k.system, k.value
+                                )
+                            )
+                        ),
                     ));
                     keep[i] = false;
-                    available.remove(&u.key.criteria());
+                    available.remove(&condition(&u.key));
                     changed = true;
                 }
             }
@@ -429,24 +432,45 @@ impl Importer<'_> {
 }
 
 /// The transaction's entries: deletes and upserts.
-fn entries(m: &Mapping) -> (Vec<Value>, Vec<Kind>) {
+fn entries(m: &mut Mapping) -> (Vec<Value>, Vec<Kind>) {
     let mut entries = Vec::new();
     let mut kinds = Vec::new();
     for r in &m.removals {
         entries.push(json!({"request": {"method": "DELETE", "url": r.key.criteria()}}));
         kinds.push(Kind::Removal(r.origin.clone()));
     }
-    for u in &m.upserts {
-        let mut resource = u.resource.clone();
+    for u in &mut m.upserts {
+        // The resources move into the entries; the mapping keeps their keys and origins.
+        let mut resource = std::mem::take(&mut u.resource);
         // A linked person's record names the source that had the last word (set in `link`).
         if resource["meta"].get("source").is_none() {
             resource["meta"]["source"] = json!(m.source);
         }
         let criteria = u.key.criteria();
         entries.push(json!({"resource": resource, "request": {"method": "PUT", "url": criteria}}));
-        kinds.push(Kind::Upsert(u.origin.clone(), u.patient.clone()));
+        kinds.push(Kind::Upsert {
+            origin: u.origin.clone(),
+            key: u.key.clone(),
+            patient: u.patient.clone(),
+        });
     }
     (entries, kinds)
+}
+
+/// The resource a key names, if exactly one.
+fn find_in(tx: &mut dyn Tx, key: &Key, base: &str) -> Result<Option<StoredVersion>, StoreError> {
+    let pairs = [(
+        "identifier".to_string(),
+        format!("{}|{}", key.system, escape_token(&key.value)),
+    )];
+    let Ok(plan) = parse_conditional(&key.res_type, &pairs, base) else {
+        return Ok(None);
+    };
+    match resolve_one(tx, &plan, &Access::Unrestricted) {
+        Ok(Matches::One(v)) => Ok(Some(v)),
+        Ok(_) => Ok(None),
+        Err(e) => Err(StoreError::Internal(e.to_string())),
+    }
 }
 
 /// After the entries ran, in the same database transaction: a Provenance per patient of what
@@ -462,8 +486,17 @@ fn provenances(
     base: &str,
 ) -> Result<(), StoreError> {
     let mut groups: BTreeMap<Option<&Key>, Vec<String>> = BTreeMap::new();
+    // The Patients this batch wrote, changed or not, are known without a search.
+    let mut patient_ids: HashMap<&Key, &str> = HashMap::new();
     for (kind, o) in kinds.iter().zip(outcomes) {
-        let (Kind::Upsert(_, patient), true, Some(v)) = (kind, o.changed, &o.version) else {
+        if let (Kind::Upsert { key, .. }, Some(v)) = (kind, &o.version) {
+            if v.res_type == "Patient" {
+                patient_ids.insert(key, &v.res_id);
+            }
+        }
+    }
+    for (kind, o) in kinds.iter().zip(outcomes) {
+        let (Kind::Upsert { patient, .. }, true, Some(v)) = (kind, o.changed, &o.version) else {
             continue;
         };
         groups.entry(patient.as_ref()).or_default().push(format!(
@@ -476,18 +509,14 @@ fn provenances(
     for (patient, mut targets) in groups {
         // The patient is named even when only their other records changed.
         if let Some(p) = patient {
-            let pairs = [(
-                "identifier".to_string(),
-                format!("{}|{}", p.system, escape_token(&p.value)),
-            )];
-            if let Ok(plan) = parse_conditional("Patient", &pairs, base) {
-                if let Matches::One(v) =
-                    resolve_one(tx, &plan, &Access::Unrestricted).map_err(internal)?
-                {
-                    let current = format!("Patient/{}/", v.res_id);
-                    if !targets.iter().any(|t| t.starts_with(&current)) {
-                        targets.insert(0, format!("Patient/{}", v.res_id));
-                    }
+            let id = match patient_ids.get(p) {
+                Some(id) => Some(id.to_string()),
+                None => find_in(tx, p, base)?.map(|v| v.res_id),
+            };
+            if let Some(id) = id {
+                let current = format!("Patient/{id}/");
+                if !targets.iter().any(|t| t.starts_with(&current)) {
+                    targets.insert(0, format!("Patient/{id}"));
                 }
             }
         }
@@ -513,31 +542,12 @@ fn provenances(
     Ok(())
 }
 
-/// The conditional references (`Type?…`) a resource holds.
-fn references(v: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    walk(v, &mut |k, s| {
-        if k == "reference" && s.contains('?') {
-            out.push(s.to_string());
-        }
-    });
-    out.sort();
-    out.dedup();
-    out
-}
-
-fn walk(v: &Value, f: &mut impl FnMut(&str, &str)) {
-    match v {
-        Value::Object(o) => {
-            for (k, c) in o {
-                match c {
-                    Value::String(s) => f(k, s),
-                    other => walk(other, f),
-                }
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|c| walk(c, f)),
-        _ => {}
+/// A key's criteria in the one form the transaction compares conditional references in.
+fn condition(key: &Key) -> String {
+    let criteria = key.criteria();
+    match criteria.split_once('?') {
+        Some((t, q)) => condition_key(t, q),
+        None => criteria,
     }
 }
 

@@ -30,6 +30,7 @@ pub use execute::Outcome;
 use execute::{execute, Context};
 use failure::EntryError;
 use prepare::{fresh_ids, prepare};
+pub use references::{condition_key, conditional_references};
 use resolve::{has_conditions, resolve, Resolution};
 
 /// `POST [base]` with a transaction or batch Bundle.
