@@ -14,13 +14,13 @@ use crate::store::Store;
 /// relative, so it only shapes messages.
 pub const DEFAULT_BASE: &str = "http://127.0.0.1:8080/fhir";
 
+/// What every import command names: the adapter, its configuration, the database and
+/// whether one rejected row refuses the batch.
 #[derive(clap::Args, Debug)]
-pub struct ImportArgs {
+pub struct Target {
     /// emis, rio or vcse.
     #[arg(long)]
     pub adapter: String,
-    /// A folder of extract files, a .zip of them, or one JSON file.
-    pub path: PathBuf,
     #[arg(long, env = "CAREBRIDGE_DATABASE_URL", default_value = DEFAULT_DATABASE)]
     pub database: String,
     /// The adapter's configuration file (JSON); each adapter has a built-in default.
@@ -29,6 +29,22 @@ pub struct ImportArgs {
     /// Refuse the whole batch if any row is rejected.
     #[arg(long)]
     pub strict: bool,
+}
+
+impl Target {
+    pub fn open(&self) -> Result<(Box<dyn SourceAdapter>, Store), String> {
+        let adapter = adapter(&self.adapter, self.config.as_deref())?;
+        let store = Store::open(&self.database, Some(2)).map_err(|e| e.to_string())?;
+        Ok((adapter, store))
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// A folder of extract files, a .zip of them, or one JSON file.
+    pub path: PathBuf,
 }
 
 /// A bar on standard error that follows an import's steps; it draws nothing when standard
@@ -50,11 +66,10 @@ fn progress_bar() -> (ProgressBar, impl Fn(Step)) {
 }
 
 pub fn run_import(args: ImportArgs) -> Result<(), String> {
-    let adapter = adapter(&args.adapter, args.config.as_deref())?;
-    let store = Store::open(&args.database, Some(2)).map_err(|e| e.to_string())?;
+    let (adapter, store) = args.target.open()?;
     let batch =
         SourceBatch::from_path(&args.path).map_err(|e| format!("the batch was refused: {e}"))?;
-    import_and_report(&store, adapter.as_ref(), &batch, args.strict)
+    import_and_report(&store, adapter.as_ref(), &batch, args.target.strict)
 }
 
 /// Imports a batch with a progress bar and prints the report (also when a strict import

@@ -3,47 +3,36 @@
 //! SystemModstamp and newer than the last sync), following nextRecordsUrl page by page, and
 //! imports all pages as one batch. The watermark moves only when the import lands.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use super::super::command::import_and_report;
-use super::super::{adapter, Memory, SourceBatch, SourceFile};
+use super::super::command::{import_and_report, Target};
+use super::super::{Memory, SourceBatch, SourceFile};
 use super::{OBJECTS, WATERMARK};
-use crate::server::DEFAULT_DATABASE;
-use crate::store::Store;
 
 #[derive(clap::Args, Debug)]
 pub struct SyncArgs {
-    /// The adapter that syncs: vcse.
-    #[arg(long)]
-    pub adapter: String,
+    /// The adapter (vcse), database, configuration and strictness, as for import.
+    #[command(flatten)]
+    pub target: Target,
     /// The REST base, e.g. https://example.my.salesforce.com/services/data/v59.0
     #[arg(long)]
     pub endpoint: String,
     /// An OAuth access token, sent as a Bearer token.
     #[arg(long, env = "CAREBRIDGE_SYNC_TOKEN")]
     pub token: Option<String>,
-    #[arg(long, env = "CAREBRIDGE_DATABASE_URL", default_value = DEFAULT_DATABASE)]
-    pub database: String,
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Refuse the whole sync if any record is rejected.
-    #[arg(long)]
-    pub strict: bool,
 }
 
 /// Largest page accepted.
 const PAGE_LIMIT: usize = 256 * 1024 * 1024;
 
 pub fn run_sync(args: SyncArgs) -> Result<(), String> {
-    if args.adapter != "vcse" {
+    if args.target.adapter != "vcse" {
         return Err(format!(
             "the {} adapter reads files; only vcse syncs from an endpoint",
-            args.adapter
+            args.target.adapter
         ));
     }
-    let adapter = adapter(&args.adapter, args.config.as_deref())?;
-    let store = Store::open(&args.database, Some(2)).map_err(|e| e.to_string())?;
+    let (adapter, store) = args.target.open()?;
     let memory = Memory::load(&store, adapter.name()).map_err(|e| e.to_string())?;
     let queries: Vec<(String, String)> = OBJECTS
         .iter()
@@ -60,7 +49,7 @@ pub fn run_sync(args: SyncArgs) -> Result<(), String> {
         &store,
         adapter.as_ref(),
         &SourceBatch { files },
-        args.strict,
+        args.target.strict,
     )
 }
 
