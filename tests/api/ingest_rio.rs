@@ -141,6 +141,15 @@ storage_test!(sample_maps_every_table, |srv| {
 });
 
 storage_test!(items_group_under_their_total, |srv| {
+    // A trust whose PHQ-9 form records item scores beside the total (two item codes of
+    // its own, configured), and a GAD-7 total on its own.
+    let mut config: Value =
+        serde_json::from_str(include_str!("../../src/adapters/rio/default-config.json"))
+            .expect("config");
+    for code in ["990001", "990002"] {
+        config["assessment_codes"][code] =
+            serde_json::json!({"tool": "PHQ-9", "display": format!("PHQ-9 item {code}")});
+    }
     let header = sample()
         .text("CodedScoreAssessment.csv")
         .lines()
@@ -149,20 +158,63 @@ storage_test!(items_group_under_their_total, |srv| {
         .to_string();
     let rows = [
         "RIO1001,AS900,720433000,9,2024-04-01 10:00:00,STF042",
-        "RIO1001,AS900,445455005,7,2024-04-01 10:00:00,STF042",
+        "RIO1001,AS900,990001,2,2024-04-01 10:00:00,STF042",
+        "RIO1001,AS900,990002,3,2024-04-01 10:00:00,STF042",
+        "RIO1001,AS901,445455005,7,2024-04-01 10:00:00,STF042",
     ];
-    // A GAD-7 total on its own, a PHQ-9 total on its own: no panels, no members.
     let batch = sample().with(
         "CodedScoreAssessment.csv",
         &format!("{header}\r\n{}\r\n", rows.join("\r\n")),
     );
-    report(&ingest(&srv, "rio", &batch).await);
-    let phq = one(
+    let dir = tempfile::tempdir().expect("dir");
+    batch.write_to(dir.path());
+    let config_path = dir.path().join("rio.json");
+    std::fs::write(&config_path, config.to_string()).expect("config");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_carebridge"))
+        .args([
+            "import",
+            "--adapter",
+            "rio",
+            "--database",
+            &srv.database_url,
+            "--config",
+        ])
+        .arg(&config_path)
+        .arg(dir.path())
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let total = one(
         &srv,
         &format!("Observation?identifier={RIO}-assessment|AS900/720433000"),
     )
     .await;
-    assert!(phq.get("hasMember").is_none(), "{phq}");
+    assert_eq!(total["valueInteger"], 9);
+    let mut members: Vec<String> = total["hasMember"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["reference"].as_str().map(str::to_string))
+        .collect();
+    members.sort();
+    let mut items = Vec::new();
+    for code in ["990001", "990002"] {
+        items.push(
+            address(
+                &srv,
+                &format!("Observation?identifier={RIO}-assessment|AS900/{code}"),
+            )
+            .await,
+        );
+    }
+    items.sort();
+    assert_eq!(members, items);
+    // No panel where the total was recorded; a total alone holds no members.
     assert_eq!(
         count(
             &srv,
@@ -171,6 +223,12 @@ storage_test!(items_group_under_their_total, |srv| {
         .await,
         0
     );
+    let gad = one(
+        &srv,
+        &format!("Observation?identifier={RIO}-assessment|AS901/445455005"),
+    )
+    .await;
+    assert!(gad.get("hasMember").is_none(), "{gad}");
 });
 
 storage_test!(importing_the_same_batch_twice_writes_nothing, |srv| {
