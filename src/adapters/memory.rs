@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::model::Remember;
-use crate::store::{Bind, Query, Store, StoreError, Tx};
+use crate::store::{pieces, Bind, Query, Store, StoreError, Tx};
 
 #[derive(Debug, Default, Clone)]
 pub struct Memory {
@@ -83,9 +83,6 @@ pub fn contributions(
         .collect())
 }
 
-/// Rows per statement: four bound values each, well under both databases' limits.
-const CHUNK: usize = 200;
-
 /// Writes (or overwrites) what `adapter` keeps.
 pub fn save(tx: &mut dyn Tx, adapter: &str, items: &[Remember]) -> Result<(), StoreError> {
     // One statement may not set a row twice (PostgreSQL refuses): the last word wins.
@@ -96,8 +93,8 @@ pub fn save(tx: &mut dyn Tx, adapter: &str, items: &[Remember]) -> Result<(), St
     let mut keep: Vec<usize> = last.into_values().collect();
     keep.sort_unstable();
     let items: Vec<&Remember> = keep.into_iter().map(|i| &items[i]).collect();
-    for chunk in items.chunks(CHUNK) {
-        let mut q = Query::new("INSERT INTO adapter_memory (adapter, kind, key, value) VALUES ");
+    for chunk in pieces(&items) {
+        let mut q = Query::reusable("INSERT INTO adapter_memory (adapter, kind, key, value) VALUES ");
         for (i, r) in chunk.iter().enumerate() {
             q.push(if i == 0 {
                 "(?, ?, ?, ?)"

@@ -7,6 +7,8 @@
 pub mod elements;
 pub mod format;
 pub mod json;
+#[cfg(test)]
+mod model_agreement;
 pub mod outcome;
 pub mod primitive;
 pub mod resource_id;

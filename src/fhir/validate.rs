@@ -21,62 +21,78 @@ pub fn validate_resource(resource: &Value) -> Vec<Issue> {
     v.issues
 }
 
+/// Where a value sits. It becomes a FHIRPath string only when a problem is reported there:
+/// a valid resource, the usual case, costs no path strings.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Root(&'a str),
+    Child(&'a At<'a>, &'a str),
+    Item(&'a At<'a>, usize),
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Root(name) => f.write_str(name),
+            At::Child(parent, name) => write!(f, "{parent}.{name}"),
+            At::Item(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
 struct Validator {
     model: &'static ElementModel,
     issues: Vec<Issue>,
 }
 
 impl Validator {
-    fn problem(&mut self, code: IssueType, path: &str, msg: impl Into<String>) {
-        self.issues.push(Issue::error(code, msg).at(path));
+    fn problem(&mut self, code: IssueType, at: &At<'_>, msg: impl Into<String>) {
+        self.issues.push(Issue::error(code, msg).at(at.to_string()));
     }
 
-    /// `at` is the FHIRPath of the resource when nested (contained, Bundle entries).
-    fn resource(&mut self, value: &Value, at: Option<&str>) {
+    /// `at` is where the resource sits when nested (contained, Bundle entries).
+    fn resource(&mut self, value: &Value, at: Option<&At<'_>>) {
         let Value::Object(obj) = value else {
-            self.problem(
-                IssueType::Structure,
-                at.unwrap_or("Resource"),
-                "a resource must be a JSON object",
-            );
+            let at = at.copied().unwrap_or(At::Root("Resource"));
+            self.problem(IssueType::Structure, &at, "a resource must be a JSON object");
             return;
         };
         let rt = match obj.get("resourceType") {
-            Some(Value::String(rt)) if self.model.is_resource_type(rt) => rt.clone(),
+            Some(Value::String(rt)) if self.model.is_resource_type(rt) => rt.as_str(),
             Some(Value::String(rt)) => {
-                let path = at.unwrap_or("resourceType").to_string();
+                let at = at.copied().unwrap_or(At::Root("resourceType"));
                 self.problem(
                     IssueType::Structure,
-                    &path,
+                    &at,
                     format!("unknown resource type '{rt}'"),
                 );
                 return;
             }
             _ => {
-                let path = at.unwrap_or("resourceType").to_string();
+                let at = at.copied().unwrap_or(At::Root("resourceType"));
                 self.problem(
                     IssueType::Required,
-                    &path,
+                    &at,
                     "resourceType is missing or not a string",
                 );
                 return;
             }
         };
-        let path = at.map(str::to_string).unwrap_or_else(|| rt.clone());
+        let at = at.copied().unwrap_or(At::Root(rt));
         if let Some(id) = obj.get("id") {
             if let Err(e) = primitive::check("id", id) {
-                self.problem(IssueType::Value, &format!("{path}.id"), e);
+                self.problem(IssueType::Value, &At::Child(&at, "id"), e);
             }
         }
-        self.object(obj, &rt, &path, true);
+        self.object(obj, rt, &at, true);
     }
 
     /// Checks the properties of one complex value whose definitions live under `context`.
-    fn object(&mut self, obj: &Map<String, Value>, context: &str, path: &str, is_resource: bool) {
+    fn object(&mut self, obj: &Map<String, Value>, context: &str, at: &At<'_>, is_resource: bool) {
         if obj.is_empty() {
             self.problem(
                 IssueType::Structure,
-                path,
+                at,
                 "empty objects are not allowed; leave the element out",
             );
             return;
@@ -92,11 +108,11 @@ impl Validator {
                 Some(rest) => (rest, true),
                 None => (key.as_str(), false),
             };
-            let child_path = format!("{path}.{name}");
+            let child_at = At::Child(at, name);
             let Some(child) = self.model.child(context, name) else {
                 self.problem(
                     IssueType::Structure,
-                    &child_path,
+                    &child_at,
                     format!("unknown element '{key}'"),
                 );
                 continue;
@@ -106,25 +122,26 @@ impl Validator {
                 if !matches!(child.kind, ElementKind::Primitive(_)) {
                     self.problem(
                         IssueType::Structure,
-                        &child_path,
+                        &child_at,
                         format!("'{key}' is only allowed for primitive elements"),
                     );
                     continue;
                 }
-                self.each(value, repeats, &child_path, true, |v, item, p| {
-                    v.primitive_element(item, p)
+                self.each(value, repeats, &child_at, true, |v, item, a| {
+                    v.primitive_element(item, a)
                 });
                 continue;
             }
-            let kind = child.kind.clone();
+            let kind = child.kind;
             // A repeating primitive may hold nulls where only its `_name` twin has content.
-            let nulls_allowed =
-                matches!(kind, ElementKind::Primitive(_)) && obj.contains_key(&format!("_{key}"));
-            self.each(value, repeats, &child_path, nulls_allowed, |v, item, p| {
-                v.value(&kind, item, p)
+            let nulls_allowed = matches!(kind, ElementKind::Primitive(_))
+                && value.as_array().is_some_and(|a| a.iter().any(Value::is_null))
+                && obj.contains_key(&format!("_{key}"));
+            self.each(value, repeats, &child_at, nulls_allowed, |v, item, a| {
+                v.value(&kind, item, a)
             });
         }
-        self.required(obj, context, path);
+        self.required(obj, context, at);
     }
 
     /// Applies `check` to a single value or to each array item, after the cardinality check.
@@ -132,83 +149,78 @@ impl Validator {
         &mut self,
         value: &Value,
         repeats: bool,
-        path: &str,
+        at: &At<'_>,
         nulls_allowed: bool,
-        mut check: impl FnMut(&mut Self, &Value, &str),
+        mut check: impl FnMut(&mut Self, &Value, &At<'_>),
     ) {
         match (value, repeats) {
             (Value::Array(items), true) => {
                 if items.is_empty() {
                     self.problem(
                         IssueType::Structure,
-                        path,
+                        at,
                         "empty arrays are not allowed; leave the element out",
                     );
                 }
                 for (i, item) in items.iter().enumerate() {
-                    let p = format!("{path}[{i}]");
+                    let item_at = At::Item(at, i);
                     if item.is_null() {
                         if !nulls_allowed {
-                            self.problem(IssueType::Structure, &p, "null is not allowed here");
+                            self.problem(IssueType::Structure, &item_at, "null is not allowed here");
                         }
                         continue;
                     }
-                    check(self, item, &p);
+                    check(self, item, &item_at);
                 }
             }
             (Value::Array(_), false) => self.problem(
                 IssueType::Structure,
-                path,
+                at,
                 "this element has cardinality 0..1 and must not be an array",
             ),
             (_, true) => self.problem(
                 IssueType::Structure,
-                path,
+                at,
                 "this element repeats and must be a JSON array",
             ),
-            (Value::Null, false) => {
-                self.problem(IssueType::Structure, path, "null is not allowed here")
-            }
-            (_, false) => check(self, value, path),
+            (Value::Null, false) => self.problem(IssueType::Structure, at, "null is not allowed here"),
+            (_, false) => check(self, value, at),
         }
     }
 
-    fn value(&mut self, kind: &ElementKind<'_>, value: &Value, path: &str) {
+    fn value(&mut self, kind: &ElementKind<'_>, value: &Value, at: &At<'_>) {
         match kind {
             ElementKind::Primitive(t) => {
                 if let Err(e) = primitive::check(t, value) {
-                    self.problem(IssueType::Value, path, e);
+                    self.problem(IssueType::Value, at, e);
                 }
             }
             ElementKind::Complex(ctx) => match value {
-                Value::Object(obj) => self.object(obj, ctx, path, false),
-                _ => self.problem(IssueType::Structure, path, "expected a JSON object"),
+                Value::Object(obj) => self.object(obj, ctx, at, false),
+                _ => self.problem(IssueType::Structure, at, "expected a JSON object"),
             },
-            ElementKind::Resource => self.resource(value, Some(path)),
+            ElementKind::Resource => self.resource(value, Some(at)),
         }
     }
 
     /// The `_name` part of a primitive: an id and extensions.
-    fn primitive_element(&mut self, value: &Value, path: &str) {
+    fn primitive_element(&mut self, value: &Value, at: &At<'_>) {
         match value {
-            Value::Object(obj) => self.object(obj, "Element", path, false),
-            _ => self.problem(IssueType::Structure, path, "expected a JSON object"),
+            Value::Object(obj) => self.object(obj, "Element", at, false),
+            _ => self.problem(IssueType::Structure, at, "expected a JSON object"),
         }
     }
 
-    fn required(&mut self, obj: &Map<String, Value>, context: &str, path: &str) {
-        let missing: Vec<String> = self
-            .model
+    fn required(&mut self, obj: &Map<String, Value>, context: &str, at: &At<'_>) {
+        let model = self.model;
+        for d in model
             .children_of(context)
-            .filter(|d| d.min > 0)
-            .filter(|d| !present(obj, &d.name, d.choice))
-            .map(|d| d.name.clone())
-            .collect();
-        for name in missing {
+            .filter(|d| d.min > 0 && !present(obj, &d.name, d.choice))
+        {
             self.problem(
                 IssueType::Required,
-                &format!("{path}.{name}"),
-                format!("element '{name}' is required"),
+                &At::Child(at, &d.name),
+                format!("element '{}' is required", d.name),
             );
         }
     }

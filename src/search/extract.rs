@@ -149,7 +149,7 @@ pub fn identifier_hash(param: &SearchParam) -> i64 {
 
 fn string_values<'v>(node: &Node<'v>) -> Vec<&'v str> {
     let v = node.value;
-    match node.type_name.as_str() {
+    match node.type_name {
         "HumanName" => {
             let mut out: Vec<&str> = ["family", "text"]
                 .iter()
@@ -180,7 +180,7 @@ fn token_values(p: i64, node: &Node<'_>) -> Vec<TokenRow> {
         code: code.map(str::to_string),
         text_norm: text.map(normalize),
     };
-    match node.type_name.as_str() {
+    match node.type_name {
         "Coding" => vec![row(
             str_of(v, "system"),
             str_of(v, "code"),
@@ -227,7 +227,7 @@ fn token_values(p: i64, node: &Node<'_>) -> Vec<TokenRow> {
 /// The instants a date-like value covers: [low, high) in µs.
 pub fn date_range(node: &Node<'_>) -> Option<(i64, i64)> {
     let v = node.value;
-    match node.type_name.as_str() {
+    match node.type_name {
         "Period" => {
             let low = str_of(v, "start")
                 .and_then(parse_instant_range)
@@ -263,7 +263,7 @@ fn quantity_values(p: i64, node: &Node<'_>) -> Vec<QuantityRow> {
             value,
         })
     };
-    match node.type_name.as_str() {
+    match node.type_name {
         "Range" => ["low", "high"]
             .iter()
             .filter_map(|k| v.get(*k).and_then(row))

@@ -256,8 +256,8 @@ impl Expression {
         for path in self.paths_for(rt) {
             let mut nodes = vec![Node {
                 value: resource,
-                context: rt.to_string(),
-                type_name: rt.to_string(),
+                context: rt,
+                type_name: rt,
             }];
             for step in &path.steps {
                 nodes = apply(model, step, nodes);
@@ -268,15 +268,17 @@ impl Expression {
     }
 }
 
-/// A value an expression selected, with its type name (`date`, `CodeableConcept`, …).
-#[derive(Debug, Clone)]
+/// A value an expression selected, with its type name (`date`, `CodeableConcept`, …). The
+/// names borrow from the resource or from the static element model: evaluating every search
+/// parameter of every incoming resource allocates no strings.
+#[derive(Debug, Clone, Copy)]
 pub struct Node<'v> {
     pub value: &'v Value,
-    context: String,
-    pub type_name: String,
+    context: &'v str,
+    pub type_name: &'v str,
 }
 
-fn apply<'v>(model: &ElementModel, step: &Step, nodes: Vec<Node<'v>>) -> Vec<Node<'v>> {
+fn apply<'v>(model: &'v ElementModel, step: &Step, nodes: Vec<Node<'v>>) -> Vec<Node<'v>> {
     match step {
         Step::Child(name) => nodes
             .iter()
@@ -318,16 +320,16 @@ pub fn reference_type(reference: &str) -> Option<&str> {
     ElementModel::r4().is_resource_type(t).then_some(t)
 }
 
-fn children<'v>(model: &ElementModel, node: &Node<'v>, name: &str) -> Vec<Node<'v>> {
+fn children<'v>(model: &'v ElementModel, node: &Node<'v>, name: &str) -> Vec<Node<'v>> {
     let Value::Object(obj) = node.value else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    let mut push = |v: &'v Value, context: String, type_name: String| match v {
+    let mut push = |v: &'v Value, context: &'v str, type_name: &'v str| match v {
         Value::Array(items) => out.extend(items.iter().filter(|i| !i.is_null()).map(|i| Node {
             value: i,
-            context: context.clone(),
-            type_name: type_name.clone(),
+            context,
+            type_name,
         })),
         v => out.push(Node {
             value: v,
@@ -336,9 +338,9 @@ fn children<'v>(model: &ElementModel, node: &Node<'v>, name: &str) -> Vec<Node<'
         }),
     };
     if let Some(v) = obj.get(name) {
-        if let Some(child) = model.child(&node.context, name) {
-            let type_name = child.def.types.first().cloned().unwrap_or_default();
-            push(v, context_of(&child.kind), type_name);
+        if let Some(child) = model.child(node.context, name) {
+            let type_name = child.def.types.first().map_or("", String::as_str);
+            push(v, context_name(&child.kind), type_name);
         }
         return out;
     }
@@ -348,17 +350,16 @@ fn children<'v>(model: &ElementModel, node: &Node<'v>, name: &str) -> Vec<Node<'
             && key.starts_with(name)
             && key[name.len()..].starts_with(|c: char| c.is_ascii_uppercase())
         {
-            if let Some(child) = model.child(&node.context, key) {
+            if let Some(child) = model.child(node.context, key) {
                 if child.def.choice && child.def.name == name {
-                    let type_name = key[name.len()..].to_string();
+                    let suffix = &key[name.len()..];
                     let t = child
                         .def
                         .types
                         .iter()
-                        .find(|t| t.eq_ignore_ascii_case(&type_name))
-                        .cloned()
-                        .unwrap_or(type_name);
-                    push(v, context_of(&child.kind), t);
+                        .find(|t| t.eq_ignore_ascii_case(suffix))
+                        .map_or(suffix, String::as_str);
+                    push(v, context_name(&child.kind), t);
                 }
             }
         }
@@ -368,10 +369,13 @@ fn children<'v>(model: &ElementModel, node: &Node<'v>, name: &str) -> Vec<Node<'
 
 /// The model context a value of this kind has its children under.
 pub fn context_of(kind: &ElementKind<'_>) -> String {
+    context_name(kind).to_string()
+}
+
+fn context_name<'a>(kind: &ElementKind<'a>) -> &'a str {
     match kind {
-        ElementKind::Primitive(t) => t.to_string(),
-        ElementKind::Complex(c) => c.to_string(),
-        ElementKind::Resource => "Resource".to_string(),
+        ElementKind::Primitive(t) | ElementKind::Complex(t) => t,
+        ElementKind::Resource => "Resource",
     }
 }
 
@@ -419,7 +423,7 @@ mod tests {
         assert_eq!(vals, vec!["1", "2"]);
         let d = Expression::parse("Observation.effective").expect("parses");
         let n = d.evaluate(&o);
-        assert_eq!((n.len(), n[0].type_name.as_str()), (1, "dateTime"));
+        assert_eq!((n.len(), n[0].type_name), (1, "dateTime"));
         let s =
             Expression::parse("Observation.subject.where(resolve() is Patient)").expect("parses");
         assert_eq!(s.evaluate(&o).len(), 1);

@@ -14,7 +14,7 @@ mod tx;
 
 pub use backend::Store;
 pub use error::{Retryable, StoreError};
-pub use sql::{Bind, Query};
+pub use sql::{pieces, Bind, Query};
 pub use tx::Tx;
 
 /// How a write transaction isolates itself. SQLite runs one writer at a time anyway. On

@@ -22,6 +22,10 @@ pub enum Bind {
 pub struct Query {
     pub sql: String,
     pub binds: Vec<Bind>,
+    /// Cache the prepared statement however many values it binds: a multi-row INSERT cut
+    /// into [`pieces`] has few distinct texts, and compiling one anew costs SQLite more than
+    /// running it.
+    pub reusable: bool,
 }
 
 impl Query {
@@ -29,6 +33,15 @@ impl Query {
         Query {
             sql: sql.into(),
             binds: Vec::new(),
+            reusable: false,
+        }
+    }
+
+    /// A statement whose text repeats, whatever it binds (see `reusable`).
+    pub fn reusable(sql: impl Into<String>) -> Query {
+        Query {
+            reusable: true,
+            ..Query::new(sql)
         }
     }
 
@@ -63,11 +76,33 @@ impl<Conn> RunQueryDsl<Conn> for Statement<'_> {}
 /// Statements with long IN lists vary too much to be worth a cache slot each.
 const MAX_CACHED_BINDS: usize = 32;
 
+/// Rows per multi-row statement: well under both databases' limits on bound values.
+pub const PIECE: usize = 100;
+
+/// Cuts rows for multi-row statements into runs of [`PIECE`] and then of falling powers of
+/// two (64, 32, …, 1), so that one table's INSERTs come in at most eight lengths, and so at
+/// most eight statement texts, each prepared once and cached.
+pub fn pieces<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if rows.is_empty() {
+            return None;
+        }
+        let n = if rows.len() >= PIECE {
+            PIECE
+        } else {
+            1 << rows.len().ilog2()
+        };
+        let (piece, rest) = rows.split_at(n);
+        rows = rest;
+        Some(piece)
+    })
+}
+
 macro_rules! statement_for {
     ($backend:ty) => {
         impl QueryFragment<$backend> for Statement<'_> {
             fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, $backend>) -> QueryResult<()> {
-                if self.0.binds.len() > MAX_CACHED_BINDS {
+                if self.0.binds.len() > MAX_CACHED_BINDS && !self.0.reusable {
                     out.unsafe_to_cache_prepared();
                 }
                 let mut parts = self.0.sql.split('?');
@@ -114,5 +149,24 @@ mod tests {
         assert!(pg.starts_with("a = $1 AND b IN ($2, $3)"), "{pg}");
         let lite = debug_query::<Sqlite, _>(&Statement(&q)).to_string();
         assert!(lite.starts_with("a = ? AND b IN (?, ?)"), "{lite}");
+    }
+
+    #[test]
+    fn pieces_cover_every_row_once_in_few_lengths() {
+        for n in [0, 1, 2, 3, 7, 99, 100, 101, 163, 250, 1000] {
+            let rows: Vec<usize> = (0..n).collect();
+            let cut: Vec<&[usize]> = pieces(&rows).collect();
+            assert_eq!(cut.concat(), rows, "{n} rows");
+            assert!(
+                cut.iter()
+                    .all(|p| p.len() == PIECE || p.len().is_power_of_two() && p.len() < PIECE),
+                "{n} rows: {:?}",
+                cut.iter().map(|p| p.len()).collect::<Vec<_>>()
+            );
+        }
+        let lengths: std::collections::HashSet<usize> = (0..=PIECE)
+            .flat_map(|n| pieces(&vec![0; n]).map(<[i32]>::len).collect::<Vec<_>>())
+            .collect();
+        assert_eq!(lengths.len(), 8, "{lengths:?}");
     }
 }

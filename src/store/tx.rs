@@ -6,7 +6,7 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::sqlite::SqliteConnection;
 use diesel::{QueryableByName, RunQueryDsl};
 
-use super::sql::{Bind, Query, Statement};
+use super::sql::{pieces, Bind, Query, Statement};
 use super::{Head, HistoryQuery, IndexRows, NewResource, NewVersion, StoreError, StoredVersion};
 
 /// One connection's worth of storage statements; inside `Store::write` all of them belong to
@@ -154,10 +154,6 @@ const INDEX_TABLES: [&str; 9] = [
     "idx_composite",
 ];
 
-/// Rows per multi-row INSERT: well under both databases' limits on bound values, and few
-/// distinct statement texts for the statement cache.
-const CHUNK: usize = 100;
-
 /// Multi-row INSERTs for every index row of the given resources (key, rows), each row once
 /// per compartment of its resource.
 fn index_inserts(items: &[(i64, &IndexRows)]) -> Vec<Query> {
@@ -176,8 +172,8 @@ fn index_inserts(items: &[(i64, &IndexRows)]) -> Vec<Query> {
                 }
             }
         }
-        for chunk in all.chunks(CHUNK) {
-            let mut q = Query::new(format!(
+        for chunk in pieces(&all) {
+            let mut q = Query::reusable(format!(
                 "INSERT INTO {name} (res_pk, param, compartment, {columns}) VALUES "
             ));
             for (i, (pk, c, v)) in chunk.iter().enumerate() {
@@ -311,8 +307,8 @@ fn index_inserts(items: &[(i64, &IndexRows)]) -> Vec<Query> {
         .iter()
         .flat_map(|(pk, rows)| rows.compartments.iter().map(move |c| (*pk, c)))
         .collect();
-    for chunk in members.chunks(CHUNK) {
-        let mut q = Query::new("INSERT INTO compartment_member (res_pk, compartment) VALUES ");
+    for chunk in pieces(&members) {
+        let mut q = Query::reusable("INSERT INTO compartment_member (res_pk, compartment) VALUES ");
         for (i, (pk, c)) in chunk.iter().enumerate() {
             q.push(if i > 0 { ", (?, ?)" } else { "(?, ?)" });
             q.bind(Bind::Int(*pk)).bind(Bind::Text((*c).clone()));
@@ -466,8 +462,8 @@ macro_rules! impl_tx {
             fn insert_many(&mut self, items: &[NewResource<'_>]) -> Result<Vec<i64>, StoreError> {
                 let mut keys: std::collections::HashMap<(String, String), i64> =
                     std::collections::HashMap::with_capacity(items.len());
-                for chunk in items.chunks(CHUNK) {
-                    let mut q = Query::new(
+                for chunk in pieces(items) {
+                    let mut q = Query::reusable(
                         "INSERT INTO resource (res_type, res_id, version_id, last_updated, deleted) VALUES ",
                     );
                     for (i, r) in chunk.iter().enumerate() {
@@ -490,8 +486,8 @@ macro_rules! impl_tx {
                             .ok_or_else(|| StoreError::Internal("insert returned no key".into()))
                     })
                     .collect::<Result<Vec<i64>, _>>()?;
-                for (chunk, pk_chunk) in items.chunks(CHUNK).zip(pks.chunks(CHUNK)) {
-                    let mut q = Query::new(
+                for (chunk, pk_chunk) in pieces(items).zip(pieces(&pks)) {
+                    let mut q = Query::reusable(
                         "INSERT INTO resource_version (res_pk, res_type, res_id, version_id, last_updated, method, content) VALUES ",
                     );
                     for (i, (r, pk)) in chunk.iter().zip(pk_chunk).enumerate() {
