@@ -2,7 +2,7 @@
 //! tools/gen_r4_elements.py): which elements each resource and data type has, their types,
 //! cardinality and summary flag. Loaded once; validation and `_summary` read it.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -65,10 +65,13 @@ pub struct Child<'a> {
 pub struct ElementModel {
     resources: HashSet<String>,
     primitives: HashSet<String>,
-    elements: HashMap<String, ElementDef>,
-    children: HashMap<String, Vec<String>>,
-    /// context path → JSON name (without `[x]`) → element path; lookups need no allocation.
-    by_name: HashMap<String, HashMap<String, String>>,
+    defs: Vec<ElementDef>,
+    /// path → index in `defs`.
+    elements: HashMap<String, usize>,
+    children: HashMap<String, Vec<usize>>,
+    /// context path → JSON name (without `[x]`) → index in `defs`; lookups need no
+    /// allocation. Validation and indexing ask this for every element of every resource.
+    by_name: HashMap<String, HashMap<String, usize>>,
 }
 
 impl ElementModel {
@@ -83,8 +86,9 @@ impl ElementModel {
     }
 
     fn from_raw(raw: RawTable) -> ElementModel {
+        let mut defs = Vec::new();
         let mut elements = HashMap::new();
-        let mut children: HashMap<String, Vec<String>> = HashMap::new();
+        let mut children: HashMap<String, Vec<usize>> = HashMap::new();
         for (path, value) in raw.elements {
             let e: RawElement =
                 serde_json::from_value(value).expect("element entries have min and max");
@@ -94,9 +98,9 @@ impl ElementModel {
             children
                 .entry(parent.to_string())
                 .or_default()
-                .push(path.clone());
-            elements.insert(
-                path.clone(),
+                .push(defs.len());
+            elements.insert(path.clone(), defs.len());
+            defs.push(
                 ElementDef {
                     path,
                     name,
@@ -110,19 +114,24 @@ impl ElementModel {
             );
         }
         let _ = raw.types;
-        let mut by_name: HashMap<String, HashMap<String, String>> = HashMap::new();
-        for def in elements.values() {
+        let mut by_name: HashMap<String, HashMap<String, usize>> = HashMap::new();
+        for (i, def) in defs.iter().enumerate() {
             if let Some((parent, _)) = def.path.rsplit_once('.') {
                 by_name
                     .entry(parent.to_string())
                     .or_default()
-                    .insert(def.name.clone(), def.path.clone());
+                    .insert(def.name.clone(), i);
             }
         }
+        let mut resources = HashSet::new();
+        resources.extend(raw.resources);
+        let mut primitives = HashSet::new();
+        primitives.extend(raw.primitives);
         ElementModel {
             by_name,
-            resources: raw.resources.into_iter().collect(),
-            primitives: raw.primitives.into_iter().collect(),
+            resources,
+            primitives,
+            defs,
             elements,
             children,
         }
@@ -137,7 +146,7 @@ impl ElementModel {
     }
 
     pub fn element(&self, path: &str) -> Option<&ElementDef> {
-        self.elements.get(path)
+        self.elements.get(path).map(|&i| &self.defs[i])
     }
 
     /// The elements defined directly under a context path.
@@ -146,14 +155,14 @@ impl ElementModel {
             .get(context)
             .into_iter()
             .flatten()
-            .filter_map(|p| self.elements.get(p))
+            .map(|&i| &self.defs[i])
     }
 
     /// Resolves a JSON property name within a context, including choice names such as
     /// `valueQuantity` for `value[x]`.
     pub fn child<'a>(&'a self, context: &str, key: &str) -> Option<Child<'a>> {
         let names = self.by_name.get(context)?;
-        let named = |name: &str| names.get(name).and_then(|p| self.elements.get(p));
+        let named = |name: &str| names.get(name).map(|&i| &self.defs[i]);
         if let Some(def) = named(key).filter(|d| !d.choice) {
             let type_name = def.types.first().map(String::as_str).unwrap_or("");
             return Some(Child {

@@ -45,8 +45,9 @@ pub fn insert_many(
     let now = now_micros();
     let contents = items
         .iter()
-        .map(|(_, id, inc)| {
-            serde_json::to_string(&stamp(inc.resource.clone(), id.as_str(), 1, now))
+        .map(|(_, id, inc)| match &inc.draft {
+            Some(draft) => draft.finish(now),
+            None => serde_json::to_string(&stamp(inc.resource.clone(), id.as_str(), 1, now)),
         })
         .collect::<Result<Vec<String>, _>>()
         .map_err(|e| InteractionError::BadRequest(format!("cannot serialise resource: {e}")))?;

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::stamp::Draft;
 use crate::search::index_rows;
 use crate::store::IndexRows;
 
@@ -13,11 +14,23 @@ pub struct Incoming {
     /// Rows of every parameter but `_id` and `_lastUpdated`, which the server sets and which
     /// searches answer from the resource table instead.
     pub rows: IndexRows,
+    /// For a create under an id chosen beforehand: version 1, rendered.
+    pub draft: Option<Draft>,
 }
 
 impl Incoming {
     pub fn new(res_type: &str, resource: Value) -> Incoming {
         let rows = index_rows(res_type, &resource);
-        Incoming { resource, rows }
+        Incoming {
+            resource,
+            rows,
+            draft: None,
+        }
+    }
+
+    /// Renders version 1 under `id` now, for a create whose id is already chosen.
+    pub fn drafted(mut self, id: &str) -> Result<Incoming, serde_json::Error> {
+        self.draft = Some(Draft::new(&self.resource, id)?);
+        Ok(self)
     }
 }

@@ -2,7 +2,7 @@
 //! each expression parsed once at start-up. A parameter whose expression uses FHIRPath the
 //! evaluator does not cover is refused, with a warning naming it, and is not offered.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use serde::Deserialize;

@@ -91,7 +91,15 @@ pub fn prepare(
         policy
             .enforce(&r)
             .map_err(|issues| EntryError::new(e.index, RestError::Unprocessable(issues)))?;
-        out.incoming.insert(e.index, Incoming::new(rt.as_str(), r));
+        let mut incoming = Incoming::new(rt.as_str(), r);
+        // A create's version 1 is rendered here, outside the write lock.
+        let creates = e.method == Method::Post || out.creates.contains(&e.index);
+        if let (true, Some(id)) = (creates, out.ids.get(&e.index)) {
+            incoming = incoming.drafted(id).map_err(|err| {
+                EntryError::new(e.index, RestError::BadRequest(format!("cannot render: {err}")))
+            })?;
+        }
+        out.incoming.insert(e.index, incoming);
     }
     Ok(out)
 }
