@@ -505,7 +505,7 @@ fn provenances(
         ));
     }
     let recorded = format_instant(now_micros());
-    let internal = |e: crate::interaction::InteractionError| StoreError::Internal(e.to_string());
+    let mut written: Vec<(ResourceId, Incoming)> = Vec::new();
     for (patient, mut targets) in groups {
         // The patient is named even when only their other records changed.
         if let Some(p) = patient {
@@ -535,11 +535,19 @@ fn provenances(
             "agent": [agent],
             "entity": [{"role": "source", "what": {"identifier": {"system": batch_system(), "value": format!("{}:{digest}", m.source)}, "display": format!("{} batch", m.source)}}]
         });
-        let incoming = Incoming::new("Provenance", provenance);
-        crate::interaction::insert(tx, "Provenance", &ResourceId::generate(), &incoming)
-            .map_err(internal)?;
+        written.push((
+            ResourceId::generate(),
+            Incoming::new("Provenance", provenance),
+        ));
     }
-    Ok(())
+    // All in a few multi-row statements, as the transaction writes its creates.
+    let items: Vec<(&str, &ResourceId, &Incoming)> = written
+        .iter()
+        .map(|(id, incoming)| ("Provenance", id, incoming))
+        .collect();
+    crate::interaction::insert_many(tx, &items)
+        .map(|_| ())
+        .map_err(|e| StoreError::Internal(e.to_string()))
 }
 
 /// A key's criteria in the one form the transaction compares conditional references in.

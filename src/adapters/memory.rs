@@ -94,7 +94,8 @@ pub fn save(tx: &mut dyn Tx, adapter: &str, items: &[Remember]) -> Result<(), St
     keep.sort_unstable();
     let items: Vec<&Remember> = keep.into_iter().map(|i| &items[i]).collect();
     for chunk in pieces(&items) {
-        let mut q = Query::reusable("INSERT INTO adapter_memory (adapter, kind, key, value) VALUES ");
+        let mut q =
+            Query::reusable("INSERT INTO adapter_memory (adapter, kind, key, value) VALUES ");
         for (i, r) in chunk.iter().enumerate() {
             q.push(if i == 0 {
                 "(?, ?, ?, ?)"

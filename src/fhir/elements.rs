@@ -100,18 +100,16 @@ impl ElementModel {
                 .or_default()
                 .push(defs.len());
             elements.insert(path.clone(), defs.len());
-            defs.push(
-                ElementDef {
-                    path,
-                    name,
-                    types: e.types,
-                    min: e.min,
-                    repeats: e.max != "1" && e.max != "0",
-                    summary: e.summary,
-                    content_ref: e.content_ref,
-                    choice,
-                },
-            );
+            defs.push(ElementDef {
+                path,
+                name,
+                types: e.types,
+                min: e.min,
+                repeats: e.max != "1" && e.max != "0",
+                summary: e.summary,
+                content_ref: e.content_ref,
+                choice,
+            });
         }
         let _ = raw.types;
         let mut by_name: HashMap<String, HashMap<String, usize>> = HashMap::new();

@@ -160,7 +160,11 @@ mod tests {
         let keys: Vec<String> = (0..100).map(|i| format!("\"k{i}\": {i}")).collect();
         let big = format!("{{{}, \"k7\": 0}}", keys.join(", "));
         let err = super::parse_strict(big.as_bytes()).unwrap_err();
-        assert!(err.diagnostics.contains("duplicate key 'k7'"), "{}", err.diagnostics);
+        assert!(
+            err.diagnostics.contains("duplicate key 'k7'"),
+            "{}",
+            err.diagnostics
+        );
         let ok = format!("{{{}}}", keys.join(", "));
         assert!(super::parse_strict(ok.as_bytes()).is_ok());
         let escaped = super::parse_strict(br#"{"x": [{"a\u0062": 1, "ab": 2}]}"#).unwrap_err();

@@ -182,11 +182,19 @@ fn the_validator_refuses_whatever_fhirbolt_refuses() {
         }
     }
     eprintln!("{checked} mutants, {refused} refused by fhirbolt");
-    assert!(checked > 2500 && refused > 1500, "{checked} mutants, {refused} refused");
+    assert!(
+        checked > 2500 && refused > 1500,
+        "{checked} mutants, {refused} refused"
+    );
     assert!(
         missed.is_empty(),
         "{} of {checked} mutants fhirbolt refuses pass the validator, such as:\n{}",
         missed.len(),
-        missed.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
+        missed
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }

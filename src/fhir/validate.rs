@@ -54,7 +54,11 @@ impl Validator {
     fn resource(&mut self, value: &Value, at: Option<&At<'_>>) {
         let Value::Object(obj) = value else {
             let at = at.copied().unwrap_or(At::Root("Resource"));
-            self.problem(IssueType::Structure, &at, "a resource must be a JSON object");
+            self.problem(
+                IssueType::Structure,
+                &at,
+                "a resource must be a JSON object",
+            );
             return;
         };
         let rt = match obj.get("resourceType") {
@@ -135,7 +139,9 @@ impl Validator {
             let kind = child.kind;
             // A repeating primitive may hold nulls where only its `_name` twin has content.
             let nulls_allowed = matches!(kind, ElementKind::Primitive(_))
-                && value.as_array().is_some_and(|a| a.iter().any(Value::is_null))
+                && value
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(Value::is_null))
                 && obj.contains_key(&format!("_{key}"));
             self.each(value, repeats, &child_at, nulls_allowed, |v, item, a| {
                 v.value(&kind, item, a)
@@ -166,7 +172,11 @@ impl Validator {
                     let item_at = At::Item(at, i);
                     if item.is_null() {
                         if !nulls_allowed {
-                            self.problem(IssueType::Structure, &item_at, "null is not allowed here");
+                            self.problem(
+                                IssueType::Structure,
+                                &item_at,
+                                "null is not allowed here",
+                            );
                         }
                         continue;
                     }
@@ -183,7 +193,9 @@ impl Validator {
                 at,
                 "this element repeats and must be a JSON array",
             ),
-            (Value::Null, false) => self.problem(IssueType::Structure, at, "null is not allowed here"),
+            (Value::Null, false) => {
+                self.problem(IssueType::Structure, at, "null is not allowed here")
+            }
             (_, false) => check(self, value, at),
         }
     }

@@ -104,7 +104,9 @@ impl Draft {
         let text = serde_json::to_string(&stamp(resource.clone(), id, 1, BLANK))?;
         // `meta` comes right after `resourceType` and `id`, so the first match is its own.
         let key = format!("\"lastUpdated\":\"{}\"", format_instant(BLANK));
-        let at = text.find(&key).map_or(usize::MAX, |i| i + "\"lastUpdated\":\"".len());
+        let at = text
+            .find(&key)
+            .map_or(usize::MAX, |i| i + "\"lastUpdated\":\"".len());
         Ok(Draft { text, at })
     }
 
@@ -121,7 +123,11 @@ impl Draft {
             // Not reached before the year 10000; correct all the same.
             _ => {
                 let v: Value = serde_json::from_str(&self.text)?;
-                let id = v.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+                let id = v
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 serde_json::to_string(&stamp(v, &id, 1, last_updated))
             }
         }

@@ -126,18 +126,19 @@ fn transaction(
     policy: &Policy,
     also: &Also<'_>,
 ) -> Result<Vec<Outcome>, EntryError> {
+    let clock = std::time::Instant::now();
     let entries = raw
         .iter()
         .enumerate()
         .map(|(i, e)| parse_entry(i, e, base).map_err(|err| EntryError::new(i, err)))
         .collect::<Result<Vec<Entry>, _>>()?;
+    log::debug!("transaction: entries read at {:?}", clock.elapsed());
     let fresh = fresh_ids(&entries);
     let cx = Context {
         base,
         strict: prefer.strict,
         policy,
     };
-    let clock = std::time::Instant::now();
     let conditional = has_conditions(&entries);
     // Resolve and prepare outside the write lock; inside it, check nothing moved meanwhile.
     let before = if conditional {

@@ -96,7 +96,10 @@ pub fn prepare(
         let creates = e.method == Method::Post || out.creates.contains(&e.index);
         if let (true, Some(id)) = (creates, out.ids.get(&e.index)) {
             incoming = incoming.drafted(id).map_err(|err| {
-                EntryError::new(e.index, RestError::BadRequest(format!("cannot render: {err}")))
+                EntryError::new(
+                    e.index,
+                    RestError::BadRequest(format!("cannot render: {err}")),
+                )
             })?;
         }
         out.incoming.insert(e.index, incoming);
