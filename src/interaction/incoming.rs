@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::stamp::Draft;
 use crate::search::index_rows;
-use crate::store::IndexRows;
+use crate::store::{IndexRows, StoredVersion};
 
 #[derive(Debug, Clone)]
 pub struct Incoming {
@@ -16,6 +16,10 @@ pub struct Incoming {
     pub rows: IndexRows,
     /// For a create under an id chosen beforehand: version 1, rendered.
     pub draft: Option<Draft>,
+    /// For an update found unchanged before the write lock: the version it equals. Its
+    /// index rows were not worked out; `update` works them out should that version no
+    /// longer be current.
+    pub unchanged_from: Option<StoredVersion>,
 }
 
 impl Incoming {
@@ -25,6 +29,17 @@ impl Incoming {
             resource,
             rows,
             draft: None,
+            unchanged_from: None,
+        }
+    }
+
+    /// An update whose content equals `current`: nothing to index unless `current` moves.
+    pub fn unchanged(resource: Value, current: StoredVersion) -> Incoming {
+        Incoming {
+            resource,
+            rows: IndexRows::default(),
+            draft: None,
+            unchanged_from: Some(current),
         }
     }
 

@@ -30,7 +30,24 @@ pub fn update(
             )));
         }
     }
-    if let Some(h) = head.as_ref().filter(|h| !h.deleted) {
+    let live = head.as_ref().filter(|h| !h.deleted);
+    let indexed;
+    let incoming = match &incoming.unchanged_from {
+        Some(v) if live.is_some_and(|h| h.version_id == v.version_id) => {
+            return Ok(Written {
+                version: v.clone(),
+                created: false,
+                changed: false,
+            })
+        }
+        // Found unchanged against a version no longer current: index it after all.
+        Some(_) => {
+            indexed = Incoming::new(res_type, incoming.resource.clone());
+            &indexed
+        }
+        None => incoming,
+    };
+    if let Some(h) = live {
         if let Some(current) = tx.version(res_type, res_id, Some(h.version_id))? {
             if unchanged(&current, &incoming.resource) {
                 return Ok(Written {
@@ -44,7 +61,8 @@ pub fn update(
     write_version(tx, res_type, res_id, head.as_ref(), Some(incoming), "PUT")
 }
 
-fn unchanged(current: &StoredVersion, incoming: &Value) -> bool {
+/// Whether `incoming` has the content of `current` (server-set id and meta aside).
+pub fn unchanged(current: &StoredVersion, incoming: &Value) -> bool {
     let Some(stored) = current
         .content
         .as_deref()

@@ -53,3 +53,44 @@ storage_test!(concurrent_writes_keep_their_own_outcome, |srv| {
         );
     }
 });
+
+storage_test!(
+    an_upsert_found_unchanged_is_written_and_indexed_if_the_version_moved,
+    |srv| {
+        let store = Store::open(&srv.database_url, Some(2)).expect("store opens");
+        let basic = |code: &str| {
+            json!({"resourceType": "Basic", "id": "u1",
+            "code": {"coding": [{"system": "http://example.org/c", "code": code}]}})
+        };
+        let put = |incoming: &Incoming| {
+            store.write(Isolation::Plain, |tx| {
+                interaction::update(tx, "Basic", "u1", incoming, None)
+            })
+        };
+        put(&Incoming::new("Basic", basic("first"))).expect("v1");
+        let v1 = store
+            .read(|tx| tx.version("Basic", "u1", Some(1)))
+            .expect("reads")
+            .expect("v1 stored");
+        put(&Incoming::new("Basic", basic("second"))).expect("v2");
+        // Prepared while version 1 was current, and found equal to it: by the time it runs,
+        // version 2 is current, so it is a change after all, and must be indexed.
+        let stale = put(&Incoming::unchanged(basic("first"), v1)).expect("v3");
+        assert!(stale.changed);
+        assert_eq!(stale.version.version_id, 3);
+        let found = srv
+            .get("/Basic?code=http://example.org/c|first")
+            .await
+            .json();
+        assert_eq!(found["entry"].as_array().map(Vec::len), Some(1), "{found}");
+        // Found unchanged against the current version: nothing written.
+        let v3 = store
+            .read(|tx| tx.version("Basic", "u1", None))
+            .expect("reads")
+            .expect("v3 stored");
+        let same = put(&Incoming::unchanged(basic("first"), v3)).expect("unchanged");
+        assert!(!same.changed);
+        assert_eq!(same.version.version_id, 3);
+        assert_eq!(srv.version_count().await, 3);
+    }
+);

@@ -91,7 +91,14 @@ pub fn prepare(
         policy
             .enforce(&r)
             .map_err(|issues| EntryError::new(e.index, RestError::Unprocessable(issues)))?;
-        let mut incoming = Incoming::new(rt.as_str(), r);
+        let current = res.current.get(&e.index);
+        let mut incoming = match current {
+            // An upsert of what is already stored writes nothing: it needs no index rows.
+            Some(v) if e.method == Method::Put && crate::interaction::unchanged(v, &r) => {
+                Incoming::unchanged(r, v.clone())
+            }
+            _ => Incoming::new(rt.as_str(), r),
+        };
         // A create's version 1 is rendered here, outside the write lock.
         let creates = e.method == Method::Post || out.creates.contains(&e.index);
         if let (true, Some(id)) = (creates, out.ids.get(&e.index)) {

@@ -11,7 +11,7 @@ use super::failure::{at, EntryError};
 use super::references::conditional_references;
 use crate::interaction::{resolve_one, InteractionError, Matches};
 use crate::search::{parse_conditional, Access};
-use crate::store::Tx;
+use crate::store::{StoredVersion, Tx};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resolution {
@@ -19,6 +19,9 @@ pub struct Resolution {
     pub matched: BTreeMap<usize, Option<String>>,
     /// Conditional reference key → `Type/id`.
     pub references: BTreeMap<String, String>,
+    /// Conditional PUT entry index → the current version its criteria found, so that an
+    /// upsert of unchanged content is known before the write lock and costs no index rows.
+    pub current: BTreeMap<usize, StoredVersion>,
 }
 
 /// Whether a bundle needs resolving at all.
@@ -44,7 +47,13 @@ pub fn resolve(tx: &mut dyn Tx, entries: &[Entry], base: &str) -> Result<Resolut
             let found =
                 match resolve_one(tx, &c.plan, &Access::Unrestricted).map_err(at(e.index))? {
                     Matches::None => None,
-                    Matches::One(v) => Some(v.res_id),
+                    Matches::One(v) => {
+                        let id = v.res_id.clone();
+                        if e.method == Method::Put {
+                            out.current.insert(e.index, v);
+                        }
+                        Some(id)
+                    }
                     Matches::Many => {
                         return Err(at(e.index)(InteractionError::MultipleMatches(format!(
                             "the criteria {} matched more than one resource",
