@@ -117,10 +117,11 @@ impl Importer<'_> {
         }
         let (entries, kinds) = entries(&mut m);
         lap("entries");
+        let count = entries.len() as u64;
         progress(Step {
             stage: "writing",
             done: 0,
-            total: entries.len() as u64,
+            total: count,
         });
         let name = adapter.name();
         let digest = report.batch.clone();
@@ -129,7 +130,7 @@ impl Importer<'_> {
             memory::save(tx, memory::PATIENT_SOURCES, &contributions)?;
             provenances(tx, &m, &digest, &kinds, outcomes, self.base)
         };
-        let outcomes = transaction::run(self.store, self.base, &entries, self.policy, &also)
+        let outcomes = transaction::run(self.store, self.base, entries, self.policy, &also)
             .map_err(|e| match e {
                 RestError::InEntry { index, inner } => ImportError::Write {
                     at: match kinds.get(index) {
@@ -154,8 +155,8 @@ impl Importer<'_> {
         }
         progress(Step {
             stage: "done",
-            done: entries.len() as u64,
-            total: entries.len() as u64,
+            done: count,
+            total: count,
         });
         Ok(report)
     }

@@ -2,7 +2,7 @@
 
 use super::conditional::{resolve_one, Matches};
 use super::incoming::Incoming;
-use super::stamp::{now_micros, stamp};
+use super::stamp::{now_micros, render};
 use super::version::write_version;
 use super::{InteractionError, Written};
 use crate::fhir::ResourceId;
@@ -47,7 +47,7 @@ pub fn insert_many(
         .iter()
         .map(|(_, id, inc)| match &inc.draft {
             Some(draft) => draft.finish(now),
-            None => serde_json::to_string(&stamp(inc.resource.clone(), id.as_str(), 1, now)),
+            None => render(&inc.resource, id.as_str(), 1, now),
         })
         .collect::<Result<Vec<String>, _>>()
         .map_err(|e| InteractionError::BadRequest(format!("cannot serialise resource: {e}")))?;

@@ -99,9 +99,75 @@ pub struct Draft {
 /// The blank: an instant of the same width as every instant of years 1000 to 9999.
 const BLANK: i64 = 0;
 
+/// What `stamp` makes of a resource, serialised from a borrow of it (no copy of the resource).
+struct Stamped<'a> {
+    resource: &'a Map<String, Value>,
+    id: &'a str,
+    version_id: i64,
+    last_updated: i64,
+}
+
+/// The server-set meta elements first, then the client's others, as `stamp` orders them.
+struct StampedMeta<'a>(&'a Stamped<'a>);
+
+impl serde::Serialize for StampedMeta<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let st = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("versionId", &st.version_id.to_string())?;
+        m.serialize_entry("lastUpdated", &format_instant(st.last_updated))?;
+        if let Some(Value::Object(meta)) = st.resource.get("meta") {
+            for (k, v) in meta {
+                if k != "versionId" && k != "lastUpdated" {
+                    m.serialize_entry(k, v)?;
+                }
+            }
+        }
+        m.end()
+    }
+}
+
+impl serde::Serialize for Stamped<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry(
+            "resourceType",
+            self.resource.get("resourceType").unwrap_or(&Value::Null),
+        )?;
+        m.serialize_entry("id", self.id)?;
+        m.serialize_entry("meta", &StampedMeta(self))?;
+        for (k, v) in self.resource {
+            if !matches!(k.as_str(), "resourceType" | "id" | "meta") {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// The stored JSON of `stamp(resource, …)`, written straight from the borrowed resource.
+pub fn render(
+    resource: &Value,
+    id: &str,
+    version_id: i64,
+    last_updated: i64,
+) -> Result<String, serde_json::Error> {
+    match resource {
+        Value::Object(obj) => serde_json::to_string(&Stamped {
+            resource: obj,
+            id,
+            version_id,
+            last_updated,
+        }),
+        other => serde_json::to_string(other),
+    }
+}
+
 impl Draft {
     pub fn new(resource: &Value, id: &str) -> Result<Draft, serde_json::Error> {
-        let text = serde_json::to_string(&stamp(resource.clone(), id, 1, BLANK))?;
+        let text = render(resource, id, 1, BLANK)?;
         // `meta` comes right after `resourceType` and `id`, so the first match is its own.
         let key = format!("\"lastUpdated\":\"{}\"", format_instant(BLANK));
         let at = text
@@ -158,13 +224,25 @@ pub fn content_key(resource: &Value) -> Value {
 mod tests {
     #[test]
     fn a_draft_finishes_as_the_stamp_would() {
-        let r = serde_json::json!({"resourceType": "Observation", "status": "final",
+        let resources = [
+            serde_json::json!({"resourceType": "Observation", "status": "final",
             "meta": {"tag": [{"code": "x"}], "lastUpdated": "2001-01-01T00:00:00Z"},
-            "note": [{"text": "\"lastUpdated\":\"1970-01-01T00:00:00.000000Z\""}]});
-        let draft = super::Draft::new(&r, "o1").expect("renders");
-        for at in [1_700_000_000_123_456, -62_000_000_000_000_000] {
-            let want = serde_json::to_string(&super::stamp(r.clone(), "o1", 1, at)).expect("json");
-            assert_eq!(draft.finish(at).expect("finishes"), want);
+            "note": [{"text": "\"lastUpdated\":\"1970-01-01T00:00:00.000000Z\""}]}),
+            // Server-set elements out of place, and a client's id and versionId to replace.
+            serde_json::json!({"status": "final", "id": "client", "resourceType": "Observation",
+            "meta": {"source": "s", "versionId": "7"}}),
+            serde_json::json!({"resourceType": "Basic"}),
+        ];
+        for r in resources {
+            let draft = super::Draft::new(&r, "o1").expect("renders");
+            for at in [1_700_000_000_123_456, -62_000_000_000_000_000] {
+                let stamped = super::stamp(r.clone(), "o1", 1, at);
+                let want = serde_json::to_string(&stamped).expect("json");
+                assert_eq!(draft.finish(at).expect("finishes"), want);
+                let rendered = super::render(&r, "o1", 3, at).expect("renders");
+                let stamped = super::stamp(r.clone(), "o1", 3, at);
+                assert_eq!(rendered, serde_json::to_string(&stamped).expect("json"));
+            }
         }
     }
 

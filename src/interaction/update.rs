@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::incoming::Incoming;
-use super::stamp::content_key;
+use super::stamp::{content_key, render};
 use super::version::write_version;
 use super::{InteractionError, Written};
 use crate::store::{StoredVersion, Tx};
@@ -63,12 +63,54 @@ pub fn update(
 
 /// Whether `incoming` has the content of `current` (server-set id and meta aside).
 pub fn unchanged(current: &StoredVersion, incoming: &Value) -> bool {
-    let Some(stored) = current
-        .content
-        .as_deref()
-        .and_then(|c| serde_json::from_str::<Value>(c).ok())
-    else {
+    let Some(text) = current.content.as_deref() else {
+        return false;
+    };
+    // Rendered as the stored version was, the same content is the same text: no parse.
+    // Other text may still be the same content (another key order), so compare values then.
+    let (id, vid, at) = (&current.res_id, current.version_id, current.last_updated);
+    if render(incoming, id, vid, at).is_ok_and(|r| r == text) {
+        return true;
+    }
+    let Ok(stored) = serde_json::from_str::<Value>(text) else {
         return false;
     };
     content_key(&stored) == content_key(incoming)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{render, unchanged};
+    use crate::store::StoredVersion;
+
+    #[test]
+    fn unchanged_content_is_told_whatever_its_key_order() {
+        let stored = json!({"resourceType": "Basic", "code": {"text": "a"}, "subject": {"display": "x"},
+            "meta": {"source": "s"}});
+        let current = StoredVersion {
+            seq: 1,
+            res_type: "Basic".into(),
+            res_id: "b1".into(),
+            version_id: 2,
+            last_updated: 1_700_000_000_000_000,
+            method: "PUT".into(),
+            content: render(&stored, "b1", 2, 1_700_000_000_000_000).ok(),
+        };
+        // The same text once rendered.
+        assert!(unchanged(&current, &stored));
+        // Other keys order, a client's id and versionId: other text, the same content.
+        let reordered = json!({"subject": {"display": "x"}, "id": "b1", "resourceType": "Basic",
+            "meta": {"versionId": "9", "source": "s"}, "code": {"text": "a"}});
+        assert!(unchanged(&current, &reordered));
+        let changed = json!({"resourceType": "Basic", "code": {"text": "b"},
+            "subject": {"display": "x"}, "meta": {"source": "s"}});
+        assert!(!unchanged(&current, &changed));
+        let deleted = StoredVersion {
+            content: None,
+            ..current
+        };
+        assert!(!unchanged(&deleted, &stored));
+    }
 }

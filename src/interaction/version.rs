@@ -2,7 +2,7 @@
 //! transaction.
 
 use super::incoming::Incoming;
-use super::stamp::{now_micros, stamp};
+use super::stamp::{now_micros, render};
 use super::{InteractionError, Written};
 use crate::store::{Head, NewVersion, StoredVersion, Tx};
 
@@ -20,8 +20,7 @@ pub fn write_version(
     let last_updated = head.map_or_else(now_micros, |h| now_micros().max(h.last_updated + 1));
     let deleted = incoming.is_none();
     let content = incoming
-        .map(|i| stamp(i.resource.clone(), res_id, version_id, last_updated))
-        .map(|r| serde_json::to_string(&r))
+        .map(|i| render(&i.resource, res_id, version_id, last_updated))
         .transpose()
         .map_err(|e| InteractionError::BadRequest(format!("cannot serialise resource: {e}")))?;
     let pk = match head {

@@ -54,6 +54,11 @@ pub trait Tx {
     fn pairs(&mut self, q: &Query) -> Result<Vec<(String, String)>, StoreError>;
     /// Runs a statement that returns no rows.
     fn execute(&mut self, q: &Query) -> Result<usize, StoreError>;
+    /// A mark of everything written so far, where writers commit one at a time in key order
+    /// (SQLite): a version's key is then never below one already seen, so the same mark
+    /// twice means nothing was written in between. `None` where transactions may commit out
+    /// of key order (PostgreSQL), and nothing can be told from a key.
+    fn change_mark(&mut self) -> Result<Option<i64>, StoreError>;
 }
 
 #[derive(QueryableByName)]
@@ -347,7 +352,7 @@ fn history_query(q: &HistoryQuery) -> Query {
 }
 
 macro_rules! impl_tx {
-    ($tx:ident, $conn:ty, lock = $lock:expr) => {
+    ($tx:ident, $conn:ty, lock = $lock:expr, ordered_commits = $ordered:expr) => {
         /// A connection of this backend; `write` says whether heads are read for update.
         pub struct $tx<'c> {
             pub conn: &'c mut $conn,
@@ -541,6 +546,15 @@ macro_rules! impl_tx {
                 let rows: Vec<CountRow> = Statement(q).load(self.conn)?;
                 Ok(rows.into_iter().next().map(|r| r.n).unwrap_or(0))
             }
+
+            fn change_mark(&mut self) -> Result<Option<i64>, StoreError> {
+                if !$ordered {
+                    return Ok(None);
+                }
+                // A seek to the last key (MAX() under COALESCE would scan the table).
+                let q = Query::new("SELECT seq AS n FROM resource_version ORDER BY seq DESC LIMIT 1");
+                Ok(Some(self.keys(&q)?.first().copied().unwrap_or(0)))
+            }
         }
     };
 }
@@ -549,6 +563,14 @@ impl_tx!(
     SqliteTx,
     SqliteConnection,
     // SQLite has no row locks; `Store::write` holds the database write lock instead.
-    lock = ""
+    lock = "",
+    // One writer at a time, and AUTOINCREMENT keys never reused.
+    ordered_commits = true
 );
-impl_tx!(PgTx, PgConnection, lock = " FOR UPDATE");
+// A sequence hands out keys when rows are inserted, not when they commit.
+impl_tx!(
+    PgTx,
+    PgConnection,
+    lock = " FOR UPDATE",
+    ordered_commits = false
+);

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use carebridge::interaction::{self, Incoming, InteractionError};
-use carebridge::store::{Isolation, Store};
+use carebridge::store::{Isolation, Store, Tx};
 
 use crate::storage_test;
 
@@ -92,5 +92,53 @@ storage_test!(
         assert!(!same.changed);
         assert_eq!(same.version.version_id, 3);
         assert_eq!(srv.version_count().await, 3);
+    }
+);
+
+storage_test!(
+    the_change_mark_moves_with_every_write_and_only_where_commits_come_in_key_order,
+    |srv| {
+        let store = Store::open(&srv.database_url, Some(2)).expect("store opens");
+        let mark = || store.read(|tx| tx.change_mark()).expect("reads the mark");
+        let write = |f: &dyn Fn(&mut dyn Tx) -> Result<(), InteractionError>| {
+            store.write(Isolation::Plain, f).expect("writes");
+        };
+        let basic = json!({"resourceType": "Basic", "id": "m1",
+            "code": {"coding": [{"system": "http://example.org/c", "code": "x"}]}});
+        let start = mark();
+        if srv.database_url.starts_with("postgres") {
+            // Sequence keys are handed out before commit: a key says nothing of order.
+            assert_eq!(start, None);
+            return;
+        }
+        let start = start.expect("SQLite marks");
+        write(&|tx| {
+            interaction::update(
+                tx,
+                "Basic",
+                "m1",
+                &Incoming::new("Basic", basic.clone()),
+                None,
+            )
+            .map(|_| ())
+        });
+        let created = mark().expect("SQLite marks");
+        assert!(created > start);
+        assert_eq!(srv.get("/Basic/m1").await.status, 200);
+        assert_eq!(mark(), Some(created), "a read leaves the mark");
+        // A write that changes nothing writes no version, and leaves the mark too.
+        write(&|tx| {
+            interaction::update(
+                tx,
+                "Basic",
+                "m1",
+                &Incoming::new("Basic", basic.clone()),
+                None,
+            )
+            .map(|_| ())
+        });
+        assert_eq!(mark(), Some(created));
+        write(&|tx| interaction::delete(tx, "Basic", "m1").map(|_| ()));
+        assert!(mark().expect("SQLite marks") > created, "a delete moves it");
     }
 );

@@ -107,7 +107,10 @@ impl Entry {
 }
 
 /// Reads entry `index` of a transaction or batch Bundle.
-pub fn parse_entry(index: usize, entry: &Value, base: &str) -> Result<Entry, RestError> {
+/// Takes the entry's resource (without copying it): the Bundle is not read again.
+pub fn parse_entry(index: usize, entry: &mut Value, base: &str) -> Result<Entry, RestError> {
+    let resource = entry.get_mut("resource").map(Value::take);
+    let entry = &*entry;
     let request = entry
         .get("request")
         .ok_or_else(|| RestError::BadRequest("the entry has no request".into()))?;
@@ -119,7 +122,6 @@ pub fn parse_entry(index: usize, entry: &Value, base: &str) -> Result<Entry, Res
     let url =
         text("url").ok_or_else(|| RestError::BadRequest("the entry has no request.url".into()))?;
     let target = parse_url(url, method, base)?;
-    let resource = entry.get("resource").cloned();
     let mut parsed = Entry {
         index,
         full_url: entry

@@ -49,7 +49,7 @@ pub async fn post(
     // Checking a bundle of many resources is real work: it stays off the async workers.
     let json = blocking(move || {
         let bundle = parse_resource(&bytes, format, "Bundle")?;
-        process(&store, &base, &bundle, prefer, &policy)
+        process(&store, &base, bundle, prefer, &policy)
     })
     .await?;
     let body = if fmt.format == Format::Json && !fmt.pretty {
@@ -68,14 +68,14 @@ pub async fn post(
 pub fn process(
     store: &Store,
     base: &str,
-    bundle: &Value,
+    mut bundle: Value,
     prefer: Prefer,
     policy: &Policy,
 ) -> Result<Vec<u8>, RestError> {
-    let raw: &[Value] = bundle
-        .get("entry")
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice);
+    let raw: Vec<Value> = match bundle.get_mut("entry") {
+        Some(Value::Array(entries)) => std::mem::take(entries),
+        _ => Vec::new(),
+    };
     match bundle.get("type").and_then(Value::as_str) {
         Some("transaction") => {
             let outcomes = transaction(store, base, raw, prefer, policy, &|_, _| Ok(()))
@@ -85,9 +85,9 @@ pub fn process(
         }
         Some("batch") => {
             let items: Vec<Result<Outcome, RestError>> = raw
-                .iter()
+                .into_iter()
                 .enumerate()
-                .map(|(i, e)| batch_entry(store, base, i, e, prefer, policy))
+                .map(|(i, mut e)| batch_entry(store, base, i, &mut e, prefer, policy))
                 .collect();
             render::response_bundle("batch-response", &items, base, prefer)
         }
@@ -107,7 +107,7 @@ pub type Also<'a> = dyn Fn(&mut dyn Tx, &[Outcome]) -> Result<(), StoreError> + 
 pub fn run(
     store: &Store,
     base: &str,
-    entries: &[Value],
+    entries: Vec<Value>,
     policy: &Policy,
     also: &Also<'_>,
 ) -> Result<Vec<Outcome>, RestError> {
@@ -121,16 +121,16 @@ pub fn run(
 fn transaction(
     store: &Store,
     base: &str,
-    raw: &[Value],
+    raw: Vec<Value>,
     prefer: Prefer,
     policy: &Policy,
     also: &Also<'_>,
 ) -> Result<Vec<Outcome>, EntryError> {
     let clock = std::time::Instant::now();
     let entries = raw
-        .iter()
+        .into_iter()
         .enumerate()
-        .map(|(i, e)| parse_entry(i, e, base).map_err(|err| EntryError::new(i, err)))
+        .map(|(i, mut e)| parse_entry(i, &mut e, base).map_err(|err| EntryError::new(i, err)))
         .collect::<Result<Vec<Entry>, _>>()?;
     log::debug!("transaction: entries read at {:?}", clock.elapsed());
     let fresh = fresh_ids(&entries);
@@ -141,10 +141,11 @@ fn transaction(
     };
     let conditional = has_conditions(&entries);
     // Resolve and prepare outside the write lock; inside it, check nothing moved meanwhile.
-    let before = if conditional {
-        store.read(|tx| resolve(tx, &entries, base))?
+    // The mark is taken first: whatever is written after it changes it.
+    let (mark, before) = if conditional {
+        store.read(|tx| Ok::<_, EntryError>((tx.change_mark()?, resolve(tx, &entries, base)?)))?
     } else {
-        Resolution::default()
+        (None, Resolution::default())
     };
     log::debug!("transaction: parsed and resolved at {:?}", clock.elapsed());
     let prepared = prepare(&entries, &fresh, &before, policy)?;
@@ -156,7 +157,9 @@ fn transaction(
     };
     store.write(isolation, |tx| {
         log::debug!("transaction: write lock at {:?}", clock.elapsed());
-        let outcomes = if !conditional {
+        // Nothing written since the resolution (by the mark): it stands as it is.
+        let standing = mark.is_some() && tx.change_mark()? == mark;
+        let outcomes = if !conditional || standing {
             execute(tx, &entries, &prepared, &cx)?
         } else {
             let now = resolve(tx, &entries, base)?;
@@ -179,7 +182,7 @@ fn batch_entry(
     store: &Store,
     base: &str,
     index: usize,
-    raw: &Value,
+    raw: &mut Value,
     prefer: Prefer,
     policy: &Policy,
 ) -> Result<Outcome, RestError> {
