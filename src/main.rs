@@ -10,6 +10,9 @@ use carebridge::server::{
 };
 use carebridge::store::Store;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "carebridge",

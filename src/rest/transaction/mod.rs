@@ -155,7 +155,7 @@ fn transaction(
     } else {
         Isolation::Plain
     };
-    store.write(isolation, |tx| {
+    let written = store.write(isolation, |tx| {
         log::debug!("transaction: write lock at {:?}", clock.elapsed());
         // Nothing written since the resolution (by the mark): it stands as it is.
         let standing = mark.is_some() && tx.change_mark()? == mark;
@@ -173,8 +173,11 @@ fn transaction(
         };
         log::debug!("transaction: executed at {:?}", clock.elapsed());
         also(tx, &outcomes)?;
+        log::debug!("transaction: also at {:?}", clock.elapsed());
         Ok(outcomes)
-    })
+    });
+    log::debug!("transaction: committed at {:?}", clock.elapsed());
+    written
 }
 
 /// One batch entry, on its own: its own transaction, its own outcome.
