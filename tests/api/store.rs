@@ -105,6 +105,12 @@ storage_test!(
         };
         let basic = json!({"resourceType": "Basic", "id": "m1",
             "code": {"coding": [{"system": "http://example.org/c", "code": "x"}]}});
+        let put = || {
+            write(&|tx| {
+                let incoming = Incoming::new("Basic", basic.clone());
+                interaction::update(tx, "Basic", "m1", &incoming, None).map(|_| ())
+            })
+        };
         let start = mark();
         if srv.database_url.starts_with("postgres") {
             // Sequence keys are handed out before commit: a key says nothing of order.
@@ -112,31 +118,13 @@ storage_test!(
             return;
         }
         let start = start.expect("SQLite marks");
-        write(&|tx| {
-            interaction::update(
-                tx,
-                "Basic",
-                "m1",
-                &Incoming::new("Basic", basic.clone()),
-                None,
-            )
-            .map(|_| ())
-        });
+        put();
         let created = mark().expect("SQLite marks");
         assert!(created > start);
         assert_eq!(srv.get("/Basic/m1").await.status, 200);
         assert_eq!(mark(), Some(created), "a read leaves the mark");
         // A write that changes nothing writes no version, and leaves the mark too.
-        write(&|tx| {
-            interaction::update(
-                tx,
-                "Basic",
-                "m1",
-                &Incoming::new("Basic", basic.clone()),
-                None,
-            )
-            .map(|_| ())
-        });
+        put();
         assert_eq!(mark(), Some(created));
         write(&|tx| interaction::delete(tx, "Basic", "m1").map(|_| ()));
         assert!(mark().expect("SQLite marks") > created, "a delete moves it");
