@@ -14,7 +14,7 @@ use crate::store::{Bind, Query};
 /// `seq` carries the resource key.
 pub const CURRENT_COLUMNS: &str =
     "r.pk AS seq, v.res_type, v.res_id, v.version_id, v.last_updated, v.method, v.content";
-const FROM_CURRENT: &str =
+pub const FROM_CURRENT: &str =
     " FROM resource r JOIN resource_version v ON v.res_pk = r.pk AND v.version_id = r.version_id";
 
 /// The page of matches after the plan's cursor, in order, one more than asked for so the

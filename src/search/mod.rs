@@ -17,6 +17,7 @@ mod normalize;
 pub mod params;
 mod parse;
 mod reindex;
+mod token_lookup;
 mod value;
 
 pub use access::Access;
@@ -33,6 +34,7 @@ pub use parse::{
     MAX_ITERATE, SYSTEM,
 };
 pub use reindex::{load_custom_parameters, reindex};
+pub use token_lookup::{current_versions, single_token, token_matches};
 
 /// Why a query cannot be run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

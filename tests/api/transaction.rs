@@ -556,3 +556,61 @@ storage_test!(
         assert_eq!(srv.get("Observation").await.json()["total"], 12);
     }
 );
+
+storage_test!(
+    upserts_keyed_by_one_identifier_find_what_their_search_finds,
+    |srv| {
+        // A bundle's `Type?identifier=system|value` conditions are looked up together: each
+        // must still find exactly what its own search would.
+        let mrn = "http://example.org/mrn";
+        let other = |v: &str| json!({"resourceType": "Patient", "identifier": [{"system": mrn, "value": v}]});
+        let setup = [
+            ("one", patient("9991000111")),
+            ("twin-a", patient("9991000222")),
+            ("twin-b", patient("9991000222")),
+            ("gone", patient("9991000333")),
+            ("mrn", other("9991000111")),
+        ];
+        for (id, p) in setup {
+            let r = srv.put(&format!("Patient/{id}"), &with_id(p, id)).await;
+            assert_eq!(r.status, 201, "{}", r.text());
+        }
+        assert_eq!(srv.delete("Patient/gone").await.status, 200);
+        let upsert = |system: &str, value: &str, r: Value| {
+            entry(
+                "PUT",
+                &format!("Patient?identifier={system}|{value}"),
+                Some(r),
+            )
+        };
+        let mut renamed = patient("9991000111");
+        renamed["name"][0]["family"] = json!("Jones");
+        let entries = vec![
+            // One match: updated.
+            upsert(NHS, "9991000111", renamed),
+            // Its only match is deleted: created anew.
+            upsert(NHS, "9991000333", patient("9991000333")),
+            // No match: created.
+            upsert(NHS, "9991000444", patient("9991000444")),
+            // The same value under another system, sent unchanged: nothing written.
+            upsert(mrn, "9991000111", other("9991000111")),
+        ];
+        let r = post_bundle(&srv, &bundle("transaction", entries)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(
+            statuses(&r),
+            vec!["200 OK", "201 Created", "201 Created", "200 OK"]
+        );
+        let location = |i: usize| r.json()["entry"][i]["response"]["location"].clone();
+        assert_eq!(location(0), json!("Patient/one/_history/2"));
+        assert_ne!(id_of(&location(1)), "gone");
+        assert_ne!(id_of(&location(1)), id_of(&location(2)));
+        assert_eq!(location(3), json!("Patient/mrn/_history/1"));
+        // Two resources hold the identifier: the upsert is refused and nothing is written.
+        let before = srv.version_count().await;
+        let twins = vec![upsert(NHS, "9991000222", patient("9991000222"))];
+        let r = post_bundle(&srv, &bundle("transaction", twins)).await;
+        assert_eq!(r.status, 412, "{}", r.text());
+        assert_eq!(srv.version_count().await, before);
+    }
+);
