@@ -16,10 +16,28 @@ pub struct Incoming {
     pub rows: IndexRows,
     /// For a create under an id chosen beforehand: version 1, rendered.
     pub draft: Option<Draft>,
-    /// For an update found unchanged before the write lock: the version it equals. Its
-    /// index rows were not worked out; `update` works them out should that version no
-    /// longer be current.
-    pub unchanged_from: Option<StoredVersion>,
+    /// For an update compared before the write lock with the version its criteria found:
+    /// what that showed, which `update` trusts while that version is still current.
+    pub compared: Option<Compared>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Compared {
+    /// Equal to this version. Its index rows were not worked out; `update` works them out
+    /// should that version no longer be current.
+    Unchanged(StoredVersion),
+    /// Different from this version (resource id, version id).
+    Changed(String, i64),
+}
+
+impl Compared {
+    /// Whether the comparison was with the version `head` of `res_id`.
+    pub fn with(&self, res_id: &str, head: i64) -> bool {
+        match self {
+            Compared::Unchanged(v) => v.res_id == res_id && v.version_id == head,
+            Compared::Changed(id, vid) => id == res_id && *vid == head,
+        }
+    }
 }
 
 impl Incoming {
@@ -29,7 +47,7 @@ impl Incoming {
             resource,
             rows,
             draft: None,
-            unchanged_from: None,
+            compared: None,
         }
     }
 
@@ -39,8 +57,17 @@ impl Incoming {
             resource,
             rows: IndexRows::default(),
             draft: None,
-            unchanged_from: Some(current),
+            compared: Some(Compared::Unchanged(current)),
         }
+    }
+
+    /// An update already found to differ from `current`: no second comparison with it.
+    pub fn changed_from(mut self, current: &StoredVersion) -> Incoming {
+        self.compared = Some(Compared::Changed(
+            current.res_id.clone(),
+            current.version_id,
+        ));
+        self
     }
 
     /// Renders version 1 under `id` now, for a create whose id is already chosen.

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::incoming::Incoming;
+use super::incoming::{Compared, Incoming};
 use super::stamp::{content_key, render};
 use super::version::write_version;
 use super::{InteractionError, Written};
@@ -31,9 +31,11 @@ pub fn update(
         }
     }
     let live = head.as_ref().filter(|h| !h.deleted);
+    // Whether the comparison made before the write lock was with the current version.
+    let still = |c: &Compared| live.is_some_and(|h| c.with(res_id, h.version_id));
     let indexed;
-    let incoming = match &incoming.unchanged_from {
-        Some(v) if live.is_some_and(|h| h.version_id == v.version_id) => {
+    let incoming = match &incoming.compared {
+        Some(c @ Compared::Unchanged(v)) if still(c) => {
             return Ok(Written {
                 version: v.clone(),
                 created: false,
@@ -41,13 +43,15 @@ pub fn update(
             })
         }
         // Found unchanged against a version no longer current: index it after all.
-        Some(_) => {
+        Some(Compared::Unchanged(_)) => {
             indexed = Incoming::new(res_type, incoming.resource.clone());
             &indexed
         }
-        None => incoming,
+        _ => incoming,
     };
-    if let Some(h) = live {
+    // Already found to differ from the current version: no second comparison.
+    let known_changed = incoming.compared.as_ref().is_some_and(still);
+    if let Some(h) = live.filter(|_| !known_changed) {
         if let Some(current) = tx.version(res_type, res_id, Some(h.version_id))? {
             if unchanged(&current, &incoming.resource) {
                 return Ok(Written {

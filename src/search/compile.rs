@@ -14,7 +14,7 @@ use crate::store::{Bind, Query};
 /// `seq` carries the resource key.
 pub const CURRENT_COLUMNS: &str =
     "r.pk AS seq, v.res_type, v.res_id, v.version_id, v.last_updated, v.method, v.content";
-pub const FROM_CURRENT: &str =
+const FROM_CURRENT: &str =
     " FROM resource r JOIN resource_version v ON v.res_pk = r.pk AND v.version_id = r.version_id";
 
 /// The page of matches after the plan's cursor, in order, one more than asked for so the
@@ -92,8 +92,9 @@ pub fn compile_by_keys(keys: &[i64], access: &Access) -> Query {
     q
 }
 
-/// Current versions of resources of one type by id (for `_include`).
-pub fn compile_by_ids(res_type: &str, ids: &[String], access: &Access) -> Query {
+/// Current versions of resources of one type by id (for `_include`, and the matches of
+/// conditions looked up together).
+pub fn compile_by_ids(res_type: &str, ids: &[impl AsRef<str>], access: &Access) -> Query {
     let mut q = Query::new(format!(
         "SELECT {CURRENT_COLUMNS}{FROM_CURRENT} WHERE r.res_type = ? AND r.deleted = ?"
     ));
@@ -102,7 +103,7 @@ pub fn compile_by_ids(res_type: &str, ids: &[String], access: &Access) -> Query 
     in_list(
         &mut q,
         "r.res_id",
-        ids.iter().map(|i| Bind::Text(i.clone())),
+        ids.iter().map(|i| Bind::Text(i.as_ref().to_string())),
     );
     access.restrict(&mut q, "r");
     q

@@ -4,7 +4,8 @@
 //! The meaning is the search's: undeleted resources of the type with an index row of that
 //! parameter holding exactly that system and code.
 
-use super::compile::{CURRENT_COLUMNS, FROM_CURRENT};
+use super::access::Access;
+use super::compile::{compile_by_ids, in_list};
 use super::params::ParamType;
 use super::parse::{Alt, Clause, Modifier, SearchPlan, SYSTEM};
 use super::value::TokenValue;
@@ -33,55 +34,49 @@ pub fn single_token(plan: &SearchPlan) -> Option<(i64, &str, &str)> {
     }
 }
 
-/// (code, resource id) of every undeleted resource of `res_type` whose `param` rows hold
-/// `system` with one of `codes`.
+/// (code, resource id) of every undeleted resource of `res_type` that `access` lets through
+/// whose `param` rows hold `system` with one of `codes`.
 pub fn token_matches(
     tx: &mut dyn Tx,
     res_type: &str,
     param: i64,
     system: &str,
     codes: &[&str],
+    access: &Access,
 ) -> Result<Vec<(String, String)>, StoreError> {
     let mut out = Vec::new();
     for chunk in pieces(codes) {
         let mut q = Query::reusable(
-            "SELECT DISTINCT x.code AS a, r.res_id AS b FROM idx_token x JOIN resource r ON r.pk = x.res_pk WHERE x.param = ? AND x.system = ? AND r.res_type = ? AND r.deleted = ? AND x.code IN (",
+            "SELECT DISTINCT x.code AS a, r.res_id AS b FROM idx_token x JOIN resource r ON r.pk = x.res_pk WHERE x.param = ? AND x.system = ? AND r.res_type = ? AND r.deleted = ?",
         );
         q.bind(Bind::Int(param))
             .bind(Bind::Text(system.to_string()))
             .bind(Bind::Text(res_type.to_string()))
             .bind(Bind::Bool(false));
-        close_list(&mut q, chunk);
+        in_list(
+            &mut q,
+            "x.code",
+            chunk.iter().map(|c| Bind::Text(c.to_string())),
+        );
+        access.restrict(&mut q, "r");
         out.extend(tx.pairs(&q)?);
     }
     Ok(out)
 }
 
-/// The current versions of undeleted resources of `res_type` with these ids, as a search
-/// returns them.
+/// The current versions of resources of `res_type` with these ids, as a search returns
+/// them, in statements of a few cached lengths.
 pub fn current_versions(
     tx: &mut dyn Tx,
     res_type: &str,
     ids: &[&str],
+    access: &Access,
 ) -> Result<Vec<StoredVersion>, StoreError> {
     let mut out = Vec::new();
     for chunk in pieces(ids) {
-        let mut q = Query::reusable(format!(
-            "SELECT {CURRENT_COLUMNS}{FROM_CURRENT} WHERE r.res_type = ? AND r.deleted = ? AND r.res_id IN ("
-        ));
-        q.bind(Bind::Text(res_type.to_string()))
-            .bind(Bind::Bool(false));
-        close_list(&mut q, chunk);
+        let mut q = compile_by_ids(res_type, chunk, access);
+        q.reusable = true;
         out.extend(tx.search(&q)?);
     }
     Ok(out)
-}
-
-/// Binds the values of an `IN (` the statement ends with, and closes it.
-fn close_list(q: &mut Query, values: &[&str]) {
-    for (i, v) in values.iter().enumerate() {
-        q.push(if i == 0 { "?" } else { ", ?" })
-            .bind(Bind::Text(v.to_string()));
-    }
-    q.push(")");
 }

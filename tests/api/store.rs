@@ -75,7 +75,7 @@ storage_test!(
         put(&Incoming::new("Basic", basic("second"))).expect("v2");
         // Prepared while version 1 was current, and found equal to it: by the time it runs,
         // version 2 is current, so it is a change after all, and must be indexed.
-        let stale = put(&Incoming::unchanged(basic("first"), v1)).expect("v3");
+        let stale = put(&Incoming::unchanged(basic("first"), v1.clone())).expect("v3");
         assert!(stale.changed);
         assert_eq!(stale.version.version_id, 3);
         let found = srv
@@ -88,10 +88,19 @@ storage_test!(
             .read(|tx| tx.version("Basic", "u1", None))
             .expect("reads")
             .expect("v3 stored");
-        let same = put(&Incoming::unchanged(basic("first"), v3)).expect("unchanged");
+        let same = put(&Incoming::unchanged(basic("first"), v3.clone())).expect("unchanged");
         assert!(!same.changed);
         assert_eq!(same.version.version_id, 3);
         assert_eq!(srv.version_count().await, 3);
+        // Found different from version 1, which is no longer current: that finding is not
+        // trusted, and against version 3 it is the same content after all.
+        let old = Incoming::new("Basic", basic("first")).changed_from(&v1);
+        assert!(!put(&old).expect("compared again").changed);
+        assert_eq!(srv.version_count().await, 3);
+        let fresh = Incoming::new("Basic", basic("third")).changed_from(&v3);
+        let v4 = put(&fresh).expect("v4");
+        assert!(v4.changed);
+        assert_eq!(v4.version.version_id, 4);
     }
 );
 

@@ -91,13 +91,16 @@ pub fn prepare(
         policy
             .enforce(&r)
             .map_err(|issues| EntryError::new(e.index, RestError::Unprocessable(issues)))?;
-        let current = res.current.get(&e.index);
+        let current = res
+            .current
+            .get(&e.index)
+            .filter(|_| e.method == Method::Put);
         let mut incoming = match current {
             // An upsert of what is already stored writes nothing: it needs no index rows.
-            Some(v) if e.method == Method::Put && crate::interaction::unchanged(v, &r) => {
-                Incoming::unchanged(r, v.clone())
-            }
-            _ => Incoming::new(rt.as_str(), r),
+            Some(v) if crate::interaction::unchanged(v, &r) => Incoming::unchanged(r, v.clone()),
+            // Nor, changed, a second comparison under the write lock.
+            Some(v) => Incoming::new(rt.as_str(), r).changed_from(v),
+            None => Incoming::new(rt.as_str(), r),
         };
         // A create's version 1 is rendered here, outside the write lock.
         let creates = e.method == Method::Post || out.creates.contains(&e.index);

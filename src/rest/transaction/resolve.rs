@@ -125,7 +125,8 @@ fn token_conditions(
         codes.sort_unstable();
         codes.dedup();
         let mut ids: HashMap<String, Vec<String>> = HashMap::new();
-        for (code, id) in token_matches(tx, res_type, param, system, &codes)? {
+        for (code, id) in token_matches(tx, res_type, param, system, &codes, &Access::Unrestricted)?
+        {
             ids.entry(code).or_default().push(id);
         }
         let mut single: Vec<&str> = ids
@@ -137,10 +138,11 @@ fn token_conditions(
             .collect();
         single.sort_unstable();
         single.dedup();
-        let versions: HashMap<String, StoredVersion> = current_versions(tx, res_type, &single)?
-            .into_iter()
-            .map(|v| (v.res_id.clone(), v))
-            .collect();
+        let versions: HashMap<String, StoredVersion> =
+            current_versions(tx, res_type, &single, &Access::Unrestricted)?
+                .into_iter()
+                .map(|v| (v.res_id.clone(), v))
+                .collect();
         for (index, code) in asked {
             let matches = match ids.get(code).map(Vec::as_slice) {
                 None | Some([]) => Matches::None,
