@@ -327,11 +327,20 @@ fn history_query(q: &HistoryQuery) -> Query {
     let mut s = Query::new(format!(
         "SELECT {VERSION_COLUMNS} FROM resource_version v WHERE 1 = 1"
     ));
-    if let Some(t) = &q.res_type {
-        s.push(" AND v.res_type = ?").bind(Bind::Text(t.clone()));
-    }
-    if let Some(id) = &q.res_id {
-        s.push(" AND v.res_id = ?").bind(Bind::Text(id.clone()));
+    match (&q.res_type, &q.res_id) {
+        // An instance's versions by its key (UNIQUE (res_pk, version_id)): few rows to sort.
+        (Some(t), Some(id)) => {
+            s.push(" AND v.res_pk = (SELECT pk FROM resource WHERE res_type = ? AND res_id = ?)")
+                .bind(Bind::Text(t.clone()))
+                .bind(Bind::Text(id.clone()));
+        }
+        (Some(t), None) => {
+            s.push(" AND v.res_type = ?").bind(Bind::Text(t.clone()));
+        }
+        (None, Some(id)) => {
+            s.push(" AND v.res_id = ?").bind(Bind::Text(id.clone()));
+        }
+        (None, None) => {}
     }
     if let Some(since) = q.since {
         s.push(" AND v.last_updated >= ?").bind(Bind::Int(since));
