@@ -4,7 +4,7 @@
 //! alike.
 
 use super::access::Access;
-use super::params::ParamType;
+use super::params::{ParamType, Stored};
 use super::parse::{Alt, Clause, Modifier, SearchPlan, Sort, SortKey, SYSTEM};
 use super::value::{Prefix, QuantityValue, ReferenceValue, TokenValue};
 use crate::interaction::now_micros;
@@ -111,12 +111,13 @@ pub fn compile_by_ids(res_type: &str, ids: &[impl AsRef<str>], access: &Access) 
 
 /// What the given resources reference through some parameters: `SELECT target_type AS
 /// res_type, target_id AS res_id`.
-pub fn compile_targets(keys: &[i64], params: &[i64]) -> Query {
+pub fn compile_targets(keys: &[i64], params: &[&Stored]) -> Query {
     let mut q = Query::new(
         "SELECT DISTINCT x.target_type AS res_type, x.target_id AS res_id FROM idx_reference x WHERE x.target_id IS NOT NULL",
     );
     in_list(&mut q, "x.res_pk", keys.iter().map(|k| Bind::Int(*k)));
-    in_list(&mut q, "x.param", params.iter().map(|p| Bind::Int(*p)));
+    q.push(" AND ");
+    param_rows(&mut q, "x", params);
     q
 }
 
@@ -124,7 +125,7 @@ pub fn compile_targets(keys: &[i64], params: &[i64]) -> Query {
 /// (for `_revinclude`), at most `limit`.
 pub fn compile_referencing(
     source_type: &str,
-    params: &[i64],
+    params: &[&Stored],
     target_type: &str,
     target_ids: &[String],
     access: &Access,
@@ -136,7 +137,8 @@ pub fn compile_referencing(
     q.bind(Bind::Text(source_type.to_string()))
         .bind(Bind::Bool(false))
         .bind(Bind::Text(target_type.to_string()));
-    in_list(&mut q, "x.param", params.iter().map(|p| Bind::Int(*p)));
+    q.push(" AND ");
+    param_rows(&mut q, "x", params);
     in_list(
         &mut q,
         "x.target_id",
@@ -146,6 +148,55 @@ pub fn compile_referencing(
     access.restrict(&mut q, "r");
     q.push(" ORDER BY r.pk LIMIT ?").bind(Bind::Int(limit));
     q
+}
+
+/// The rows of these parameters in the index table aliased `x`: `x.param = ?` for a
+/// parameter stored as itself; for a derived one its bases' rows, narrowed to its target
+/// type (`params::Stored`). Alternatives are ORed; none matches nothing.
+pub fn param_rows(q: &mut Query, x: &str, params: &[&Stored]) {
+    let mut plain: Vec<i64> = params
+        .iter()
+        .filter(|s| s.target_type.is_none())
+        .flat_map(|s| s.params.iter().copied())
+        .collect();
+    plain.sort_unstable();
+    plain.dedup();
+    let narrowed: Vec<(&[i64], &str)> = params
+        .iter()
+        .filter_map(|s| Some((s.params.as_slice(), s.target_type.as_deref()?)))
+        .collect();
+    let terms = usize::from(!plain.is_empty()) + narrowed.len();
+    if terms == 0 {
+        q.push("1 = 0");
+        return;
+    }
+    let keys = |q: &mut Query, hashes: &[i64]| match hashes {
+        [one] => {
+            q.push(&format!("{x}.param = ?")).bind(Bind::Int(*one));
+        }
+        many => {
+            q.push(&format!("{x}.param IN ("));
+            for (i, h) in many.iter().enumerate() {
+                q.push(if i > 0 { ", ?" } else { "?" }).bind(Bind::Int(*h));
+            }
+            q.push(")");
+        }
+    };
+    q.push(if terms > 1 { "(" } else { "" });
+    if !plain.is_empty() {
+        keys(q, &plain);
+    }
+    for (i, (hashes, target)) in narrowed.into_iter().enumerate() {
+        if i > 0 || !plain.is_empty() {
+            q.push(" OR ");
+        }
+        q.push(if terms > 1 { "(" } else { "" });
+        keys(q, hashes);
+        q.push(&format!(" AND {x}.target_type = ?"))
+            .bind(Bind::Text(target.to_string()));
+        q.push(if terms > 1 { ")" } else { "" });
+    }
+    q.push(if terms > 1 { ")" } else { "" });
 }
 
 /// ` AND col IN (?, …)`; an empty list matches nothing.
@@ -280,11 +331,12 @@ fn clause_sql(
         }
         Clause::Missing { param, missing } => {
             q.push(&format!(
-                " AND {alias}.pk {}IN (SELECT {x}.res_pk FROM {} {x} WHERE {x}.param = ?)",
+                " AND {alias}.pk {}IN (SELECT {x}.res_pk FROM {} {x} WHERE ",
                 if *missing { "NOT " } else { "" },
                 table_of(param.param_type)
-            ))
-            .bind(Bind::Int(param.hash));
+            ));
+            param_rows(q, &x, &[&param.stored]);
+            q.push(")");
         }
         Clause::Match { modifier, .. } => {
             let negate = *modifier == Modifier::Not;
@@ -307,9 +359,12 @@ fn clause_sql(
         } => {
             let r2 = format!("r{}", depth + 1);
             q.push(&format!(
-                " AND {alias}.res_id IN (SELECT {x}.target_id FROM idx_reference {x} JOIN resource {r2} ON {r2}.pk = {x}.res_pk WHERE {x}.param = ? AND {x}.target_type = {alias}.res_type AND {r2}.res_type = ? AND {r2}.deleted = ?"
+                " AND {alias}.res_id IN (SELECT {x}.target_id FROM idx_reference {x} JOIN resource {r2} ON {r2}.pk = {x}.res_pk WHERE "
+            ));
+            param_rows(q, &x, &[&param.stored]);
+            q.push(&format!(
+                " AND {x}.target_type = {alias}.res_type AND {r2}.res_type = ? AND {r2}.deleted = ?"
             ))
-            .bind(Bind::Int(param.hash))
             .bind(Bind::Text(source_type.clone()))
             .bind(Bind::Bool(false));
             clause_sql(inner, access, &r2, None, q, depth + 1);
@@ -340,14 +395,17 @@ fn subquery_sql(
             modifier,
             alts,
         } => {
-            let (table, hash) = match modifier {
-                Modifier::Identifier => ("idx_token", param.identifier_hash),
-                _ => (table_of(param.param_type), param.hash),
+            // `:identifier` rows are keyed by the parameter itself, derived or not.
+            let identifier = Stored {
+                params: vec![param.identifier_hash],
+                target_type: None,
             };
-            q.push(&format!(
-                "{select} {x}.res_pk FROM {table} {x} WHERE {x}.param = ?"
-            ))
-            .bind(Bind::Int(hash));
+            let (table, stored) = match modifier {
+                Modifier::Identifier => ("idx_token", &identifier),
+                _ => (table_of(param.param_type), &param.stored),
+            };
+            q.push(&format!("{select} {x}.res_pk FROM {table} {x} WHERE "));
+            param_rows(q, &x, &[stored]);
             if let Some(h) = hint {
                 q.push(&format!(" AND {x}.compartment = ?"))
                     .bind(Bind::Text(h.to_string()));
@@ -366,9 +424,10 @@ fn subquery_sql(
         Clause::Chain { param, targets } => {
             let r2 = format!("r{}", depth + 1);
             q.push(&format!(
-                "{select} {x}.res_pk FROM idx_reference {x} WHERE {x}.param = ? AND ("
-            ))
-            .bind(Bind::Int(param.hash));
+                "{select} {x}.res_pk FROM idx_reference {x} WHERE "
+            ));
+            param_rows(q, &x, &[&param.stored]);
+            q.push(" AND (");
             for (i, (target, inner)) in targets.iter().enumerate() {
                 if i > 0 {
                     q.push(" OR ");
@@ -621,13 +680,18 @@ fn order_by(sort: &[Sort], q: &mut Query) {
             }
             SortKey::Param(p) => {
                 let (agg, col) = sort_column(p.param_type, s.descending);
-                let sub = format!(
-                    "(SELECT {agg}(s.{col}) FROM {} s WHERE s.res_pk = r.pk AND s.param = ?)",
-                    table_of(p.param_type)
-                );
-                q.push(&format!("{sub} IS NULL, {sub} {dir}, "))
-                    .bind(Bind::Int(p.hash))
-                    .bind(Bind::Int(p.hash));
+                let sub = |q: &mut Query| {
+                    q.push(&format!(
+                        "(SELECT {agg}(s.{col}) FROM {} s WHERE s.res_pk = r.pk AND ",
+                        table_of(p.param_type)
+                    ));
+                    param_rows(q, "s", &[&p.stored]);
+                    q.push(")");
+                };
+                sub(q);
+                q.push(" IS NULL, ");
+                sub(q);
+                q.push(&format!(" {dir}, "));
             }
         }
     }

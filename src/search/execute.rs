@@ -9,6 +9,7 @@ use super::compile::{
     compile_by_ids, compile_by_keys, compile_count, compile_keys, compile_page,
     compile_referencing, compile_snapshot_page, compile_targets,
 };
+use super::params::Stored;
 use super::parse::{Include, SearchPlan, Total, MAX_ITERATE};
 use crate::interaction::now_micros;
 use crate::store::{Bind, Isolation, Query, Store, StoreError, StoredVersion, Tx};
@@ -228,8 +229,8 @@ fn include_targets(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let hashes: Vec<i64> = inc.params.iter().map(|p| p.hash).collect();
-    let mut targets = tx.addresses(&compile_targets(&keys, &hashes))?;
+    let stored: Vec<&Stored> = inc.params.iter().map(|p| &p.stored).collect();
+    let mut targets = tx.addresses(&compile_targets(&keys, &stored))?;
     if let Some(t) = &inc.target_type {
         targets.retain(|(rt, _)| rt == t);
     }
@@ -251,7 +252,7 @@ fn referencing(
     let mut types: Vec<&str> = to.iter().map(|v| v.res_type.as_str()).collect();
     types.sort();
     types.dedup();
-    let hashes: Vec<i64> = inc.params.iter().map(|p| p.hash).collect();
+    let stored: Vec<&Stored> = inc.params.iter().map(|p| &p.stored).collect();
     let mut out = Vec::new();
     for t in types {
         if inc.target_type.as_deref().is_some_and(|tt| tt != t) {
@@ -264,7 +265,7 @@ fn referencing(
             .collect();
         out.extend(tx.search(&compile_referencing(
             &inc.source_type,
-            &hashes,
+            &stored,
             t,
             &ids,
             access,

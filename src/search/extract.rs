@@ -23,9 +23,19 @@ pub fn index_rows(res_type: &str, resource: &Value) -> IndexRows {
         .of_type(res_type)
         .filter(|p| p.code != "_id" && p.code != "_lastUpdated")
     {
+        // A derived parameter's rows are its bases' (`params::Stored`), but for a reference
+        // parameter's `:identifier` rows, which are keyed by the parameter itself.
+        let derived = param.derived();
+        if derived && param.param_type != ParamType::Reference {
+            continue;
+        }
         let nodes = param.expression.evaluate(resource);
         for node in &nodes {
-            add_rows(param, node, &mut rows);
+            if derived {
+                identifier_row(param, node, &mut rows);
+            } else {
+                add_rows(param, node, &mut rows);
+            }
         }
     }
     rows.compartments = compartments(&registry, res_type, resource);
@@ -119,15 +129,7 @@ fn add_rows(param: &SearchParam, node: &Node<'_>, rows: &mut IndexRows) {
             if let Some(r) = reference_value(p, node) {
                 rows.references.push(r);
             }
-            // Reference.identifier, for the :identifier modifier.
-            if let Some(ident) = node.value.get("identifier") {
-                rows.tokens.push(TokenRow {
-                    param: identifier_hash(param),
-                    system: str_of(ident, "system").map(str::to_string),
-                    code: str_of(ident, "value").map(str::to_string),
-                    text_norm: None,
-                });
-            }
+            identifier_row(param, node, rows);
         }
         ParamType::Uri => {
             if let Some(s) = node.value.as_str() {
@@ -139,6 +141,18 @@ fn add_rows(param: &SearchParam, node: &Node<'_>, rows: &mut IndexRows) {
         }
         ParamType::Composite => rows.composites.extend(composite_values(param, node)),
         ParamType::Special => {}
+    }
+}
+
+/// Reference.identifier, for the `:identifier` modifier.
+fn identifier_row(param: &SearchParam, node: &Node<'_>, rows: &mut IndexRows) {
+    if let Some(ident) = node.value.get("identifier") {
+        rows.tokens.push(TokenRow {
+            param: identifier_hash(param),
+            system: str_of(ident, "system").map(str::to_string),
+            code: str_of(ident, "value").map(str::to_string),
+            text_norm: None,
+        });
     }
 }
 
@@ -377,6 +391,12 @@ mod tests {
             .references
             .iter()
             .any(|r| r.param == subject && r.target_id.as_deref() == Some("p1")));
+        // `patient` and `combo-code` are read from `subject`'s and `code`'s rows.
+        for derived in ["patient", "combo-code"] {
+            let h = param_hash("Observation", derived);
+            assert!(!rows.tokens.iter().any(|t| t.param == h), "{derived}");
+            assert!(!rows.references.iter().any(|r| r.param == h), "{derived}");
+        }
         let date = param_hash("Observation", "date");
         let d = rows
             .dates

@@ -27,6 +27,27 @@ pub struct Path {
     pub steps: Vec<Step>,
 }
 
+impl Path {
+    /// The types of the element a path of child steps ends at, known from the element
+    /// model alone: `None` for any other step, a choice element or an unknown name.
+    pub fn element_types<'m>(&self, model: &'m ElementModel) -> Option<&'m [String]> {
+        let mut context: &str = &self.root;
+        let mut types = None;
+        for step in &self.steps {
+            let Step::Child(name) = step else {
+                return None;
+            };
+            let child = model.child(context, name)?;
+            if child.def.choice {
+                return None;
+            }
+            context = context_name(&child.kind);
+            types = Some(child.def.types.as_slice());
+        }
+        types
+    }
+}
+
 /// A parsed expression: the union of its paths.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expression(pub Vec<Path>);

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use serde::Deserialize;
 
-use super::fhirpath::Expression;
+use super::fhirpath::{Expression, Path, Step};
 use super::hash::param_hash;
 use crate::fhir::elements::ElementModel;
 
@@ -63,6 +63,124 @@ pub struct SearchParam {
     pub components: Vec<Component>,
     /// The key of this (type, parameter) in the index tables.
     pub hash: i64,
+    /// Where the index tables keep this parameter's rows.
+    pub stored: Stored,
+}
+
+/// The rows that answer a parameter: its own, or, for a parameter whose values are those of
+/// others of its type, theirs. `patient` (`Observation.subject.where(resolve() is Patient)`)
+/// is `subject`'s rows with Patient targets; `combo-code` (`Observation.code |
+/// Observation.component.code`) is the rows of `code` and `component-code`. A derived
+/// parameter's rows are not written again: for an Observation that is two rows of seven.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub params: Vec<i64>,
+    /// A derived reference parameter: only the rows of its base with this target type.
+    pub target_type: Option<String>,
+}
+
+impl Stored {
+    fn own(hash: i64) -> Stored {
+        Stored {
+            params: vec![hash],
+            target_type: None,
+        }
+    }
+}
+
+impl SearchParam {
+    /// Whether this parameter's rows are other parameters' (see [`Stored`]).
+    pub fn derived(&self) -> bool {
+        self.stored != Stored::own(self.hash)
+    }
+}
+
+/// The parameter types whose rows depend on nothing but the values selected and the
+/// parameter's key, so a union of parameters has the union of their rows.
+fn plain_rows(t: ParamType) -> bool {
+    matches!(
+        t,
+        ParamType::Token
+            | ParamType::String
+            | ParamType::Date
+            | ParamType::Number
+            | ParamType::Quantity
+            | ParamType::Uri
+    )
+}
+
+/// Finds the derived parameters of one resource type (see [`Stored`]). Bases are
+/// parameters of one path (not derived themselves); common parameters (`_tag`, …), keyed
+/// as `Resource`, are neither.
+fn derive(res_type: &str, params: &mut HashMap<String, SearchParam>, model: &ElementModel) {
+    let own_path = |p: &SearchParam| -> Option<Path> {
+        let paths: Vec<&Path> = p.expression.paths_for(res_type).collect();
+        match paths.as_slice() {
+            [only]
+                if only.root == res_type
+                    && !only.steps.iter().any(|s| matches!(s, Step::ResolvesTo(_))) =>
+            {
+                Some((*only).clone())
+            }
+            _ => None,
+        }
+    };
+    let bases: Vec<(Path, ParamType, i64)> = params
+        .values()
+        .filter_map(|p| own_path(p).map(|path| (path, p.param_type, p.hash)))
+        .collect();
+    let base_of = |path: &Path, t: ParamType, not: i64| {
+        bases
+            .iter()
+            .find(|(p, bt, h)| p == path && *bt == t && *h != not)
+            .map(|b| b.2)
+    };
+    for p in params.values_mut() {
+        let paths: Vec<&Path> = p.expression.paths_for(res_type).collect();
+        if paths.iter().any(|x| x.root != res_type) {
+            continue;
+        }
+        let stored = match (p.param_type, paths.as_slice()) {
+            (ParamType::Reference, [only]) => {
+                let Some((Step::ResolvesTo(target), rest)) = only.steps.split_last() else {
+                    continue;
+                };
+                let base = Path {
+                    root: only.root.clone(),
+                    steps: rest.to_vec(),
+                };
+                // A canonical or uri value gives a reference row too, but never passes
+                // `resolve() is T`: only a Reference element's rows are the same.
+                if base.element_types(model) != Some(&["Reference".to_string()][..]) {
+                    continue;
+                }
+                match base_of(&base, ParamType::Reference, p.hash) {
+                    Some(h) => Stored {
+                        params: vec![h],
+                        target_type: Some(target.clone()),
+                    },
+                    None => continue,
+                }
+            }
+            (t, many) if plain_rows(t) && many.len() > 1 => {
+                let found: Option<Vec<i64>> =
+                    many.iter().map(|path| base_of(path, t, p.hash)).collect();
+                match found {
+                    Some(mut hashes) => {
+                        hashes.sort_unstable();
+                        hashes.dedup();
+                        Stored {
+                            params: hashes,
+                            target_type: None,
+                        }
+                    }
+                    None => continue,
+                }
+            }
+            _ => continue,
+        };
+        p.stored = stored;
+    }
 }
 
 #[derive(Deserialize)]
@@ -250,9 +368,13 @@ impl Registry {
                     targets: p.target.clone(),
                     components: components.clone(),
                     hash: param_hash(key_type, &p.code),
+                    stored: Stored::own(param_hash(key_type, &p.code)),
                 };
                 by_type.entry(base).or_default().insert(p.code.clone(), sp);
             }
+        }
+        for (res_type, params) in by_type.iter_mut() {
+            derive(res_type, params, model);
         }
         let shipped_refusals = refused
             .iter()
@@ -291,6 +413,48 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_that_repeat_others_read_their_rows() {
+        let r = Registry::r4();
+        let h = |t: &str, c: &str| param_hash(t, c);
+        let stored = |t: &str, c: &str| r.get(t, c).map(|p| p.stored.clone());
+        assert_eq!(
+            stored("Observation", "patient"),
+            Some(Stored {
+                params: vec![h("Observation", "subject")],
+                target_type: Some("Patient".into())
+            })
+        );
+        let mut codes = vec![h("Observation", "code"), h("Observation", "component-code")];
+        codes.sort_unstable();
+        assert_eq!(
+            stored("Observation", "combo-code"),
+            Some(Stored {
+                params: codes,
+                target_type: None
+            })
+        );
+        for (t, c) in [
+            ("Observation", "subject"),
+            ("Observation", "code"),
+            ("Observation", "component-code"),
+            ("Observation", "code-value-quantity"),
+            ("Observation", "_tag"),
+            // AllergyIntolerance.patient has no other parameter on its path.
+            ("AllergyIntolerance", "patient"),
+        ] {
+            assert_eq!(
+                r.get(t, c).map(SearchParam::derived),
+                Some(false),
+                "{t}.{c}"
+            );
+        }
+        assert_eq!(
+            stored("Encounter", "patient").and_then(|s| s.target_type),
+            Some("Patient".into())
+        );
+    }
 
     #[test]
     fn hl7_parameters_load_with_few_refusals() {

@@ -2,7 +2,7 @@
 //! (search.html): criteria with modifiers and prefixes, chains, `_has`, and the result
 //! parameters `_count`, `_sort`, `_include`, `_revinclude`, `_total`.
 
-use super::params::{ParamType, Registry, SearchParam};
+use super::params::{ParamType, Registry, SearchParam, Stored};
 use super::value::{self, Prefix, QuantityValue, ReferenceValue, TokenValue};
 use super::SearchError;
 use crate::fhir::primitive;
@@ -52,6 +52,8 @@ pub struct ParamRef {
     pub code: String,
     pub param_type: ParamType,
     pub hash: i64,
+    /// Where its rows are.
+    pub stored: Stored,
     /// The key of a reference parameter's `:identifier` rows.
     pub identifier_hash: i64,
 }
@@ -62,6 +64,7 @@ impl ParamRef {
             code: p.code.clone(),
             param_type: p.param_type,
             hash: p.hash,
+            stored: p.stored.clone(),
             identifier_hash: super::extract::identifier_hash(p),
         }
     }

@@ -26,7 +26,7 @@ pub fn single_token(plan: &SearchPlan) -> Option<(i64, &str, &str)> {
     };
     match alts.as_slice() {
         [Alt::Token(TokenValue::SystemCode(system, code))]
-            if param.param_type == ParamType::Token =>
+            if param.param_type == ParamType::Token && param.stored.params == [param.hash] =>
         {
             Some((param.hash, system.as_str(), code.as_str()))
         }

@@ -331,3 +331,141 @@ storage_test!(summary_and_elements_shape_search_entries, |srv| {
     let b = srv.get("Patient?_id=p1&_summary=true&_format=xml").await;
     assert!(b.text().contains("SUBSETTED"), "{}", b.text());
 });
+
+// `patient` is `subject` narrowed to Patient targets and `combo-code` is `code` with
+// `component-code`: the server answers them from those parameters' rows
+// (`search::params::Stored`). Same answers as rows of their own, in every form they are used.
+storage_test!(parameters_derived_from_others_answer_as_their_own, |srv| {
+    let put = |path: &'static str, r: Value| {
+        let srv = &srv;
+        async move {
+            let res = srv.put(path, &r).await;
+            assert_eq!(res.status, 201, "{path}: {}", res.text());
+        }
+    };
+    put(
+        "Patient/x1",
+        serde_json::json!({"resourceType": "Patient", "id": "x1", "name": [{"family": "Derived"}]}),
+    )
+    .await;
+    // A Group with the Patient's id: only the type tells them apart.
+    put(
+        "Group/x1",
+        serde_json::json!({"resourceType": "Group", "id": "x1", "type": "person", "actual": true}),
+    )
+    .await;
+    let obs = |id: &str, subject: Option<&str>, code: &str, component: Option<&str>| {
+        let mut o = serde_json::json!({"resourceType": "Observation", "id": id, "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]}});
+        if let Some(s) = subject {
+            o["subject"] = serde_json::json!({"reference": s});
+        }
+        if let Some(c) = component {
+            o["component"] = serde_json::json!([{"code": {"coding": [{"system": "http://loinc.org", "code": c}]}, "valueString": "x"}]);
+        }
+        o
+    };
+    put(
+        "Observation/ob1",
+        obs("ob1", Some("Patient/x1"), "1-1", None),
+    )
+    .await;
+    put(
+        "Observation/ob2",
+        obs("ob2", Some("Group/x1"), "2-2", Some("1-1")),
+    )
+    .await;
+    put("Observation/ob3", obs("ob3", None, "3-3", None)).await;
+    put(
+        "Observation/ob4",
+        obs("ob4", Some("Patient/x1"), "4-4", Some("5-5")),
+    )
+    .await;
+
+    assert_eq!(ids(&srv, "Observation?patient=x1").await, ["ob1", "ob4"]);
+    assert_eq!(
+        ids(&srv, "Observation?patient=Patient/x1").await,
+        ["ob1", "ob4"]
+    );
+    assert_eq!(
+        ids(&srv, "Observation?subject=x1").await,
+        ["ob1", "ob2", "ob4"]
+    );
+    assert_eq!(
+        ids(&srv, "Observation?patient:missing=true").await,
+        ["ob2", "ob3"]
+    );
+    assert_eq!(
+        ids(&srv, "Observation?patient:missing=false").await,
+        ["ob1", "ob4"]
+    );
+    assert_eq!(
+        ids(&srv, "Observation?patient.name=derived").await,
+        ["ob1", "ob4"]
+    );
+    assert_eq!(
+        ids(&srv, "Observation?patient=x1&combo-code=5-5").await,
+        ["ob4"]
+    );
+    assert_eq!(
+        ids(&srv, "Observation?combo-code=1-1").await,
+        ["ob1", "ob2"]
+    );
+    assert_eq!(
+        ids(&srv, "Observation?combo-code=http://loinc.org|5-5,3-3").await,
+        ["ob3", "ob4"]
+    );
+    assert_eq!(
+        ids(&srv, "Observation?combo-code:missing=true").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(&srv, "Patient?_has:Observation:patient:code=4-4").await,
+        ["x1"]
+    );
+    assert_eq!(
+        ids(&srv, "Group?_has:Observation:patient:code=2-2").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ordered_ids(&srv, "Observation?_sort=-combo-code&_id=ob1,ob2,ob3,ob4").await,
+        ["ob4", "ob3", "ob2", "ob1"]
+    );
+    let b = srv
+        .get("Observation?_id=ob1,ob2&_include=Observation:patient")
+        .await
+        .json();
+    assert_eq!(
+        modes(&b),
+        pairs(&[
+            ("Observation/ob1", "match"),
+            ("Observation/ob2", "match"),
+            ("Patient/x1", "include")
+        ])
+    );
+    let b = srv
+        .get("Observation?_id=ob2&_include=Observation:patient&_include=Observation:subject")
+        .await
+        .json();
+    assert_eq!(
+        modes(&b),
+        pairs(&[("Group/x1", "include"), ("Observation/ob2", "match")])
+    );
+    let b = srv
+        .get("Patient?_id=x1&_revinclude=Observation:patient")
+        .await
+        .json();
+    assert_eq!(
+        modes(&b),
+        pairs(&[
+            ("Observation/ob1", "include"),
+            ("Observation/ob4", "include"),
+            ("Patient/x1", "match")
+        ])
+    );
+    let b = srv
+        .get("Group?_id=x1&_revinclude=Observation:patient")
+        .await
+        .json();
+    assert_eq!(modes(&b), pairs(&[("Group/x1", "match")]));
+});
