@@ -26,6 +26,8 @@ pub struct Query {
     /// into [`pieces`] has few distinct texts, and compiling one anew costs SQLite more than
     /// running it.
     pub reusable: bool,
+    /// Set for a statement whose text is fixed by (kind, rows): see [`Shaped`].
+    pub shape: Option<(u8, u8)>,
 }
 
 impl Query {
@@ -34,6 +36,7 @@ impl Query {
             sql: sql.into(),
             binds: Vec::new(),
             reusable: false,
+            shape: None,
         }
     }
 
@@ -42,6 +45,16 @@ impl Query {
         Query {
             reusable: true,
             ..Query::new(sql)
+        }
+    }
+
+    /// A multi-row statement of one of the fixed texts [`Shaped`] keys: `kind` names the
+    /// statement (its table and columns), `rows` how many rows it holds. Two statements of
+    /// the same kind and rows must have the same text.
+    pub fn shaped(sql: impl Into<String>, kind: u8, rows: usize) -> Query {
+        Query {
+            shape: u8::try_from(rows).ok().map(|r| (kind, r)),
+            ..Query::reusable(sql)
         }
     }
 
@@ -73,6 +86,118 @@ impl DieselQuery for Statement<'_> {
 
 impl<Conn> RunQueryDsl<Conn> for Statement<'_> {}
 
+/// A statement diesel caches by type rather than by text: for any other statement it builds
+/// the text and hashes it with every bound value's type each time it runs, which for a
+/// 100-row INSERT cost more than binding its values. `KIND` and `ROWS` come from
+/// [`Query::shaped`]; [`Shaped::check`] holds them to one text each in debug builds.
+pub struct Shaped<'q, const KIND: u8, const ROWS: u8>(pub &'q Query);
+
+/// The cache key of a [`Shaped`] statement.
+pub struct Shape<const KIND: u8, const ROWS: u8>;
+
+impl<const KIND: u8, const ROWS: u8> QueryId for Shaped<'_, KIND, ROWS> {
+    type QueryId = Shape<KIND, ROWS>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<const KIND: u8, const ROWS: u8> DieselQuery for Shaped<'_, KIND, ROWS> {
+    type SqlType = Untyped;
+}
+
+impl<Conn, const KIND: u8, const ROWS: u8> RunQueryDsl<Conn> for Shaped<'_, KIND, ROWS> {}
+
+impl<const KIND: u8, const ROWS: u8> Shaped<'_, KIND, ROWS> {
+    /// In debug builds (every test), that no two texts share a shape: one would run the
+    /// other's prepared statement.
+    pub fn check(&self) {
+        #[cfg(debug_assertions)]
+        {
+            use std::collections::HashMap;
+            use std::sync::Mutex;
+            static SEEN: Mutex<Option<HashMap<(u8, u8), String>>> = Mutex::new(None);
+            let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+            let text = seen
+                .get_or_insert_with(HashMap::new)
+                .entry((KIND, ROWS))
+                .or_insert_with(|| self.0.sql.clone());
+            assert_eq!(*text, self.0.sql, "two statements of shape {KIND}/{ROWS}");
+        }
+    }
+}
+
+/// Runs a statement: a [`Shaped`] one of its shape when it has one (the shapes are the
+/// row counts `pieces` makes, for statement kinds 1 to 12), else a [`Statement`].
+macro_rules! run_statement {
+    ($q:expr, $conn:expr) => {{
+        use diesel::RunQueryDsl as _;
+        use $crate::store::sql::{Shaped, Statement};
+        macro_rules! rows {
+            ($k:literal, $r:expr) => {
+                match $r {
+                    100 => {
+                        let s = Shaped::<$k, 100>($q);
+                        s.check();
+                        s.execute($conn)
+                    }
+                    64 => {
+                        let s = Shaped::<$k, 64>($q);
+                        s.check();
+                        s.execute($conn)
+                    }
+                    32 => {
+                        let s = Shaped::<$k, 32>($q);
+                        s.check();
+                        s.execute($conn)
+                    }
+                    16 => {
+                        let s = Shaped::<$k, 16>($q);
+                        s.check();
+                        s.execute($conn)
+                    }
+                    8 => {
+                        let s = Shaped::<$k, 8>($q);
+                        s.check();
+                        s.execute($conn)
+                    }
+                    4 => {
+                        let s = Shaped::<$k, 4>($q);
+                        s.check();
+                        s.execute($conn)
+                    }
+                    2 => {
+                        let s = Shaped::<$k, 2>($q);
+                        s.check();
+                        s.execute($conn)
+                    }
+                    1 => {
+                        let s = Shaped::<$k, 1>($q);
+                        s.check();
+                        s.execute($conn)
+                    }
+                    _ => Statement($q).execute($conn),
+                }
+            };
+        }
+        match $q.shape {
+            Some((1, r)) => rows!(1, r),
+            Some((2, r)) => rows!(2, r),
+            Some((3, r)) => rows!(3, r),
+            Some((4, r)) => rows!(4, r),
+            Some((5, r)) => rows!(5, r),
+            Some((6, r)) => rows!(6, r),
+            Some((7, r)) => rows!(7, r),
+            Some((8, r)) => rows!(8, r),
+            Some((9, r)) => rows!(9, r),
+            Some((10, r)) => rows!(10, r),
+            Some((11, r)) => rows!(11, r),
+            Some((12, r)) => rows!(12, r),
+            _ => Statement($q).execute($conn),
+        }
+    }};
+}
+
+pub(crate) use run_statement;
+
 /// Statements with long IN lists vary too much to be worth a cache slot each.
 const MAX_CACHED_BINDS: usize = 32;
 
@@ -100,39 +225,50 @@ pub fn pieces<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
 
 macro_rules! statement_for {
     ($backend:ty) => {
-        impl QueryFragment<$backend> for Statement<'_> {
-            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, $backend>) -> QueryResult<()> {
-                if self.0.binds.len() > MAX_CACHED_BINDS && !self.0.reusable {
-                    out.unsafe_to_cache_prepared();
-                }
-                let mut parts = self.0.sql.split('?');
-                out.push_sql(parts.next().unwrap_or(""));
-                for (bind, part) in self.0.binds.iter().zip(parts) {
-                    match bind {
-                        Bind::Text(s) => out.push_bind_param::<Text, String>(s)?,
-                        Bind::OptText(s) => {
-                            out.push_bind_param::<Nullable<Text>, Option<String>>(s)?
-                        }
-                        Bind::Int(i) => out.push_bind_param::<BigInt, i64>(i)?,
-                        Bind::OptInt(i) => {
-                            out.push_bind_param::<Nullable<BigInt>, Option<i64>>(i)?
-                        }
-                        Bind::Float(f) => out.push_bind_param::<Double, f64>(f)?,
-                        Bind::OptFloat(f) => {
-                            out.push_bind_param::<Nullable<Double>, Option<f64>>(f)?
-                        }
-                        Bind::Bool(b) => out.push_bind_param::<Bool, bool>(b)?,
-                    }
-                    out.push_sql(part);
-                }
-                Ok(())
+        impl<const KIND: u8, const ROWS: u8> QueryFragment<$backend> for Shaped<'_, KIND, ROWS> {
+            fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, $backend>) -> QueryResult<()> {
+                walk(self.0, out)
             }
+        }
+
+        impl QueryFragment<$backend> for Statement<'_> {
+            fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, $backend>) -> QueryResult<()> {
+                walk(self.0, out)
+            }
+        }
+
+        fn walk<'b>(q: &'b Query, mut out: AstPass<'_, 'b, $backend>) -> QueryResult<()> {
+            if q.binds.len() > MAX_CACHED_BINDS && !q.reusable {
+                out.unsafe_to_cache_prepared();
+            }
+            let mut parts = q.sql.split('?');
+            out.push_sql(parts.next().unwrap_or(""));
+            for (bind, part) in q.binds.iter().zip(parts) {
+                match bind {
+                    Bind::Text(s) => out.push_bind_param::<Text, String>(s)?,
+                    Bind::OptText(s) => out.push_bind_param::<Nullable<Text>, Option<String>>(s)?,
+                    Bind::Int(i) => out.push_bind_param::<BigInt, i64>(i)?,
+                    Bind::OptInt(i) => out.push_bind_param::<Nullable<BigInt>, Option<i64>>(i)?,
+                    Bind::Float(f) => out.push_bind_param::<Double, f64>(f)?,
+                    Bind::OptFloat(f) => out.push_bind_param::<Nullable<Double>, Option<f64>>(f)?,
+                    Bind::Bool(b) => out.push_bind_param::<Bool, bool>(b)?,
+                }
+                out.push_sql(part);
+            }
+            Ok(())
         }
     };
 }
 
-statement_for!(Sqlite);
-statement_for!(Pg);
+mod sqlite_walk {
+    use super::*;
+    statement_for!(Sqlite);
+}
+
+mod pg_walk {
+    use super::*;
+    statement_for!(Pg);
+}
 
 #[cfg(test)]
 mod tests {
@@ -149,6 +285,16 @@ mod tests {
         assert!(pg.starts_with("a = $1 AND b IN ($2, $3)"), "{pg}");
         let lite = debug_query::<Sqlite, _>(&Statement(&q)).to_string();
         assert!(lite.starts_with("a = ? AND b IN (?, ?)"), "{lite}");
+    }
+
+    #[test]
+    #[should_panic(expected = "two statements of shape 250/3")]
+    fn a_shape_holds_one_text() {
+        let a = Query::shaped("INSERT INTO a (x) VALUES (?), (?), (?)", 250, 3);
+        Shaped::<250, 3>(&a).check();
+        Shaped::<250, 3>(&a).check();
+        let b = Query::shaped("INSERT INTO b (x) VALUES (?), (?), (?)", 250, 3);
+        Shaped::<250, 3>(&b).check();
     }
 
     #[test]

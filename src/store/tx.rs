@@ -6,7 +6,7 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::sqlite::SqliteConnection;
 use diesel::{QueryableByName, RunQueryDsl};
 
-use super::sql::{pieces, Bind, Query, Statement};
+use super::sql::{pieces, run_statement, Bind, Query, Statement};
 use super::{Head, HistoryQuery, IndexRows, NewResource, NewVersion, StoreError, StoredVersion};
 
 /// One connection's worth of storage statements; inside `Store::write` all of them belong to
@@ -159,6 +159,17 @@ const INDEX_TABLES: [&str; 9] = [
     "idx_composite",
 ];
 
+/// The statement kind (`Query::shaped`) of an index table's multi-row INSERT: 1 to 9.
+fn shape_of(table: &str) -> u8 {
+    INDEX_TABLES
+        .iter()
+        .position(|t| *t == table)
+        .map_or(0, |i| i as u8 + 1)
+}
+
+/// The statement kind of the multi-row INSERT of new versions.
+const VERSIONS_SHAPE: u8 = 10;
+
 /// Multi-row INSERTs for every index row of the given resources (key, rows), each row once
 /// per compartment of its resource.
 fn index_inserts(items: &[(i64, &IndexRows)]) -> Vec<Query> {
@@ -178,9 +189,11 @@ fn index_inserts(items: &[(i64, &IndexRows)]) -> Vec<Query> {
             }
         }
         for chunk in pieces(&all) {
-            let mut q = Query::reusable(format!(
-                "INSERT INTO {name} (res_pk, param, compartment, {columns}) VALUES "
-            ));
+            let mut q = Query::shaped(
+                format!("INSERT INTO {name} (res_pk, param, compartment, {columns}) VALUES "),
+                shape_of(name),
+                chunk.len(),
+            );
             for (i, (pk, c, v)) in chunk.iter().enumerate() {
                 if i > 0 {
                     q.push(", ");
@@ -313,7 +326,11 @@ fn index_inserts(items: &[(i64, &IndexRows)]) -> Vec<Query> {
         .flat_map(|(pk, rows)| rows.compartments.iter().map(move |c| (*pk, c)))
         .collect();
     for chunk in pieces(&members) {
-        let mut q = Query::reusable("INSERT INTO compartment_member (res_pk, compartment) VALUES ");
+        let mut q = Query::shaped(
+            "INSERT INTO compartment_member (res_pk, compartment) VALUES ",
+            shape_of("compartment_member"),
+            chunk.len(),
+        );
         for (i, (pk, c)) in chunk.iter().enumerate() {
             q.push(if i > 0 { ", (?, ?)" } else { "(?, ?)" });
             q.bind(Bind::Int(*pk)).bind(Bind::Text((*c).clone()));
@@ -370,7 +387,7 @@ macro_rules! impl_tx {
 
         impl $tx<'_> {
             fn exec(&mut self, q: &Query) -> Result<usize, StoreError> {
-                Ok(Statement(q).execute(self.conn)?)
+                Ok(run_statement!(q, &mut *self.conn)?)
             }
         }
 
@@ -501,8 +518,10 @@ macro_rules! impl_tx {
                     })
                     .collect::<Result<Vec<i64>, _>>()?;
                 for (chunk, pk_chunk) in pieces(items).zip(pieces(&pks)) {
-                    let mut q = Query::reusable(
+                    let mut q = Query::shaped(
                         "INSERT INTO resource_version (res_pk, res_type, res_id, version_id, last_updated, method, content) VALUES ",
+                        VERSIONS_SHAPE,
+                        chunk.len(),
                     );
                     for (i, (r, pk)) in chunk.iter().zip(pk_chunk).enumerate() {
                         q.push(if i > 0 { ", (?, ?, ?, 1, ?, ?, ?)" } else { "(?, ?, ?, 1, ?, ?, ?)" });
