@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::fhirpath::{reference_type, Node};
+use super::fhirpath::{reference_type, Node, Present};
 use super::normalize::normalize;
 use super::params::{ParamType, Registry, SearchParam};
 use crate::interaction::parse_instant_range;
@@ -17,6 +17,9 @@ use crate::store::{
 pub fn index_rows(res_type: &str, resource: &Value) -> IndexRows {
     let registry = Registry::r4();
     let mut rows = IndexRows::default();
+    let Some(present) = Present::of(resource) else {
+        return rows;
+    };
     // `_id` and `_lastUpdated` are answered from the resource table: the server sets them
     // inside the write transaction, and everything here is worked out before it.
     for param in registry
@@ -29,7 +32,7 @@ pub fn index_rows(res_type: &str, resource: &Value) -> IndexRows {
         if derived && param.param_type != ParamType::Reference {
             continue;
         }
-        let nodes = param.expression.evaluate(resource);
+        let nodes = param.expression.evaluate_on(&present);
         for node in &nodes {
             if derived {
                 identifier_row(param, node, &mut rows);
@@ -38,15 +41,15 @@ pub fn index_rows(res_type: &str, resource: &Value) -> IndexRows {
             }
         }
     }
-    rows.compartments = compartments(&registry, res_type, resource);
+    rows.compartments = compartments(&registry, res_type, &present);
     rows
 }
 
 /// The ids of the patients whose compartment holds this resource.
-fn compartments(registry: &Registry, res_type: &str, resource: &Value) -> Vec<String> {
+fn compartments(registry: &Registry, res_type: &str, present: &Present<'_>) -> Vec<String> {
     let mut ids = Vec::new();
     if res_type == "Patient" {
-        if let Some(id) = resource.get("id").and_then(Value::as_str) {
+        if let Some(id) = present.resource().get("id").and_then(Value::as_str) {
             ids.push(id.to_string());
         }
     }
@@ -54,7 +57,7 @@ fn compartments(registry: &Registry, res_type: &str, resource: &Value) -> Vec<St
         let Some(param) = registry.get(res_type, code) else {
             continue;
         };
-        for node in param.expression.evaluate(resource) {
+        for node in param.expression.evaluate_on(present) {
             if let Some((t, id)) = node
                 .value
                 .get("reference")
@@ -308,6 +311,12 @@ fn composite_values(param: &SearchParam, node: &Node<'_>) -> Vec<CompositeRow> {
     let [first, second] = param.components.as_slice() else {
         return Vec::new();
     };
+    // The second part first: most composites of a resource (a value of another type, or
+    // none) end there.
+    let seconds = second.expression.evaluate_from(node);
+    if seconds.is_empty() {
+        return Vec::new();
+    }
     let codes: Vec<TokenRow> = first
         .expression
         .evaluate_from(node)
@@ -315,7 +324,7 @@ fn composite_values(param: &SearchParam, node: &Node<'_>) -> Vec<CompositeRow> {
         .flat_map(|n| token_values(param.hash, n))
         .collect();
     let mut out = Vec::new();
-    for n in second.expression.evaluate_from(node) {
+    for n in seconds {
         let mut value = CompositeRow {
             param: param.hash,
             ..CompositeRow::default()

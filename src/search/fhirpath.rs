@@ -269,12 +269,29 @@ impl Expression {
 
     /// Evaluates the expression on a resource: every value it selects, with its FHIR type.
     pub fn evaluate<'v>(&self, resource: &'v Value) -> Vec<Node<'v>> {
-        let Some(rt) = resource.get("resourceType").and_then(Value::as_str) else {
-            return Vec::new();
-        };
+        match Present::of(resource) {
+            Some(present) => self.evaluate_on(&present),
+            None => Vec::new(),
+        }
+    }
+
+    /// [`Expression::evaluate`] on a resource whose top-level names are known: a path whose
+    /// first element is absent selects nothing and is not walked. Indexing evaluates every
+    /// parameter of a type, and most name elements a given resource does not have.
+    pub fn evaluate_on<'v>(&self, present: &Present<'v>) -> Vec<Node<'v>> {
+        self.walk(present, true)
+    }
+
+    fn walk<'v>(&self, present: &Present<'v>, skip_absent: bool) -> Vec<Node<'v>> {
+        let (resource, rt) = (present.resource, present.res_type);
         let model = ElementModel::r4();
         let mut out = Vec::new();
         for path in self.paths_for(rt) {
+            if let (true, Some(Step::Child(first))) = (skip_absent, path.steps.first()) {
+                if !present.may_have(first) {
+                    continue;
+                }
+            }
             let mut nodes = vec![Node {
                 value: resource,
                 context: rt,
@@ -286,6 +303,38 @@ impl Expression {
             out.extend(nodes);
         }
         out
+    }
+}
+
+/// A resource with its type and top-level names, for [`Expression::evaluate_on`].
+pub struct Present<'v> {
+    resource: &'v Value,
+    res_type: &'v str,
+    names: Vec<&'v str>,
+}
+
+impl<'v> Present<'v> {
+    pub fn of(resource: &'v Value) -> Option<Present<'v>> {
+        let obj = resource.as_object()?;
+        Some(Present {
+            resource,
+            res_type: obj.get("resourceType")?.as_str()?,
+            names: obj.keys().map(String::as_str).collect(),
+        })
+    }
+
+    pub fn resource(&self) -> &'v Value {
+        self.resource
+    }
+
+    /// Whether the resource has the element `name`, or a choice of it (`value` in
+    /// `valueQuantity`): what `children` would find at the top.
+    fn may_have(&self, name: &str) -> bool {
+        self.names.iter().any(|k| {
+            k.strip_prefix(name).is_some_and(|rest| {
+                rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_uppercase())
+            })
+        })
     }
 }
 
@@ -450,6 +499,39 @@ mod tests {
         assert_eq!(s.evaluate(&o).len(), 1);
         let g = Expression::parse("Observation.subject.where(resolve() is Group)").expect("parses");
         assert_eq!(g.evaluate(&o).len(), 0);
+    }
+
+    #[test]
+    fn skipping_absent_elements_selects_what_walking_them_does() {
+        let resources = [
+            json!({"resourceType": "Observation", "status": "final", "valueQuantity": {"value": 1},
+                "effectivePeriod": {"start": "2024"}, "subject": {"reference": "Patient/p1"},
+                "component": [{"code": {"text": "x"}, "valueCodeableConcept": {"text": "y"}}],
+                "meta": {"tag": [{"code": "t"}]}, "identifier": [{"value": "1"}]}),
+            json!({"resourceType": "Patient", "name": [{"family": "F"}], "deceasedBoolean": true,
+                "telecom": [{"system": "phone", "value": "1"}], "link": [{"other": {"reference": "Patient/p2"}}],
+                "generalPractitioner": [{"reference": "Organization/o1"}]}),
+            json!({"resourceType": "CarePlan", "subject": {"reference": "Patient/p1"},
+                "activity": [{"detail": {"scheduledString": "daily", "code": {"text": "walk"}}}],
+                "period": {"end": "2025"}}),
+        ];
+        let registry = crate::search::params::Registry::r4();
+        let mut compared = 0;
+        for r in &resources {
+            let present = Present::of(r).expect("a resource");
+            for p in registry.of_type(present.res_type) {
+                let skipped = p.expression.walk(&present, true);
+                let walked = p.expression.walk(&present, false);
+                let ptrs = |n: &[Node<'_>]| -> Vec<(*const Value, String)> {
+                    n.iter()
+                        .map(|n| (n.value as *const Value, n.type_name.to_string()))
+                        .collect()
+                };
+                assert_eq!(ptrs(&skipped), ptrs(&walked), "{}", p.code);
+                compared += usize::from(!walked.is_empty());
+            }
+        }
+        assert!(compared > 15, "{compared} parameters selected something");
     }
 
     #[test]
