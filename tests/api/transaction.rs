@@ -614,3 +614,53 @@ storage_test!(
         assert_eq!(srv.version_count().await, before);
     }
 );
+
+// A bundle this big is prepared on every core (transaction::prepare): the failure reported
+// is still the first in bundle order, and nothing is stored. In process, as an import
+// sends its batches: the test server takes bodies of 64 KiB.
+storage_test!(big_transaction_reports_its_first_failing_entry, |srv| {
+    use carebridge::rest::{transaction, RestError};
+    let store = carebridge::store::Store::open(&srv.database_url, Some(2)).expect("store opens");
+    let patient_url = "urn:uuid:0c3b7a2e-1111-4b7e-9c1e-00000000ffff";
+    let mut entries = vec![with_full_url(
+        entry("POST", "Patient", Some(patient("9991000011"))),
+        patient_url,
+    )];
+    for i in 1..1200 {
+        let subject = match i {
+            700 => "urn:uuid:0c3b7a2e-1111-4b7e-9c1e-000000000700",
+            1100 => "urn:uuid:0c3b7a2e-1111-4b7e-9c1e-000000001100",
+            _ => patient_url,
+        };
+        entries.push(entry("POST", "Observation", Some(observation_of(subject))));
+    }
+    let policy = carebridge::profile::Policy::default();
+    let nothing_else = |_: &mut dyn carebridge::store::Tx, _: &[transaction::Outcome]| Ok(());
+    match transaction::run(
+        &store,
+        "http://x/fhir",
+        entries.clone(),
+        &policy,
+        &nothing_else,
+    ) {
+        Err(RestError::InEntry { index, inner }) => {
+            assert_eq!(index, 700, "{inner:?}");
+            assert!(matches!(*inner, RestError::BadRequest(_)), "{inner:?}");
+        }
+        other => panic!("{:?}", other.map(|o| o.len())),
+    }
+    assert_eq!(srv.version_count().await, 0);
+    // Mended, the same bundle goes in whole.
+    for i in [700, 1100] {
+        entries[i] = entry("POST", "Observation", Some(observation_of(patient_url)));
+    }
+    let outcomes = transaction::run(&store, "http://x/fhir", entries, &policy, &nothing_else)
+        .expect("the mended bundle");
+    assert_eq!(outcomes.len(), 1200);
+    let total = |q: &'static str| {
+        let srv = &srv;
+        async move { srv.get(q).await.json()["total"].clone() }
+    };
+    assert_eq!(total("Observation?_summary=count").await, 1199);
+    assert_eq!(total("Patient?_summary=count").await, 1);
+});

@@ -78,13 +78,13 @@ pub fn prepare(
         }
         out.ids.insert(e.index, id);
     }
-    for e in entries {
+    let incoming = |e: &Entry| -> Result<Option<Incoming>, EntryError> {
         let (Some(resource), Some(rt)) = (&e.resource, e.res_type()) else {
-            continue;
+            return Ok(None);
         };
         // A conditional create that found its resource writes nothing.
         if e.method == Method::Post && res.matched.get(&e.index).is_some_and(Option::is_some) {
-            continue;
+            return Ok(None);
         }
         let mut r: Value = resource.clone();
         rewrite(&mut r, &map).map_err(|m| EntryError::new(e.index, RestError::BadRequest(m)))?;
@@ -112,9 +112,42 @@ pub fn prepare(
                 )
             })?;
         }
-        out.incoming.insert(e.index, incoming);
+        Ok(Some(incoming))
+    };
+    // The first failing entry in bundle order is the one reported, as when run in order.
+    let results = on_every_core(entries, incoming);
+    for (e, result) in entries.iter().zip(results) {
+        if let Some(incoming) = result? {
+            out.incoming.insert(e.index, incoming);
+        }
     }
     Ok(out)
+}
+
+/// Bundles at least this big are prepared on every core: an import's batch of 11,000
+/// resources would otherwise leave one core idle for most of a second. Smaller ones (a
+/// client's 100 entries) are prepared on their request's thread, where other requests
+/// keep the other cores busy.
+const PARALLEL_FROM: usize = 1000;
+
+/// `f` of every entry, in order; across the machine's cores when there are many entries.
+fn on_every_core<R: Send>(entries: &[Entry], f: impl Fn(&Entry) -> R + Sync) -> Vec<R> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if entries.len() < PARALLEL_FROM || cores < 2 {
+        return entries.iter().map(f).collect();
+    }
+    let chunk = entries.len().div_ceil(cores);
+    let f = &f;
+    std::thread::scope(|s| {
+        let parts: Vec<_> = entries
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// The id an entry writes, given what its condition found.
