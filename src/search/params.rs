@@ -46,7 +46,7 @@ impl ParamType {
 
 /// One component of a composite parameter: the parameter it refers to, and its expression
 /// relative to the composite's element.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Component {
     pub param_type: ParamType,
     pub expression: Expression,
@@ -96,7 +96,8 @@ impl SearchParam {
 }
 
 /// The parameter types whose rows depend on nothing but the values selected and the
-/// parameter's key, so a union of parameters has the union of their rows.
+/// parameter's key (and a composite's components, compared too), so a union of parameters
+/// has the union of their rows.
 fn plain_rows(t: ParamType) -> bool {
     matches!(
         t,
@@ -106,6 +107,7 @@ fn plain_rows(t: ParamType) -> bool {
             | ParamType::Number
             | ParamType::Quantity
             | ParamType::Uri
+            | ParamType::Composite
     )
 }
 
@@ -125,17 +127,23 @@ fn derive(res_type: &str, params: &mut HashMap<String, SearchParam>, model: &Ele
             _ => None,
         }
     };
-    let bases: Vec<(Path, ParamType, i64)> = params
+    let bases: Vec<(Path, &SearchParam)> = params
         .values()
-        .filter_map(|p| own_path(p).map(|path| (path, p.param_type, p.hash)))
+        .filter_map(|p| own_path(p).map(|path| (path, p)))
         .collect();
-    let base_of = |path: &Path, t: ParamType, not: i64| {
+    let base_of = |path: &Path, like: &SearchParam| {
         bases
             .iter()
-            .find(|(p, bt, h)| p == path && *bt == t && *h != not)
-            .map(|b| b.2)
+            .find(|(p, b)| {
+                p == path
+                    && b.param_type == like.param_type
+                    && b.components == like.components
+                    && b.hash != like.hash
+            })
+            .map(|b| b.1.hash)
     };
-    for p in params.values_mut() {
+    let mut derived = Vec::new();
+    for p in params.values() {
         let paths: Vec<&Path> = p.expression.paths_for(res_type).collect();
         if paths.iter().any(|x| x.root != res_type) {
             continue;
@@ -154,7 +162,7 @@ fn derive(res_type: &str, params: &mut HashMap<String, SearchParam>, model: &Ele
                 if base.element_types(model) != Some(&["Reference".to_string()][..]) {
                     continue;
                 }
-                match base_of(&base, ParamType::Reference, p.hash) {
+                match base_of(&base, p) {
                     Some(h) => Stored {
                         params: vec![h],
                         target_type: Some(target.clone()),
@@ -163,8 +171,7 @@ fn derive(res_type: &str, params: &mut HashMap<String, SearchParam>, model: &Ele
                 }
             }
             (t, many) if plain_rows(t) && many.len() > 1 => {
-                let found: Option<Vec<i64>> =
-                    many.iter().map(|path| base_of(path, t, p.hash)).collect();
+                let found: Option<Vec<i64>> = many.iter().map(|path| base_of(path, p)).collect();
                 match found {
                     Some(mut hashes) => {
                         hashes.sort_unstable();
@@ -179,7 +186,12 @@ fn derive(res_type: &str, params: &mut HashMap<String, SearchParam>, model: &Ele
             }
             _ => continue,
         };
-        p.stored = stored;
+        derived.push((p.code.clone(), stored));
+    }
+    for (code, stored) in derived {
+        if let Some(p) = params.get_mut(&code) {
+            p.stored = stored;
+        }
     }
 }
 
@@ -453,6 +465,16 @@ mod tests {
         assert_eq!(
             stored("Encounter", "patient").and_then(|s| s.target_type),
             Some("Patient".into())
+        );
+        // Composites too, when their components are the same.
+        let mut cvq = vec![
+            h("Observation", "code-value-quantity"),
+            h("Observation", "component-code-value-quantity"),
+        ];
+        cvq.sort_unstable();
+        assert_eq!(
+            stored("Observation", "combo-code-value-quantity").map(|s| s.params),
+            Some(cvq)
         );
     }
 

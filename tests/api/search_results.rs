@@ -468,4 +468,36 @@ storage_test!(parameters_derived_from_others_answer_as_their_own, |srv| {
         .await
         .json();
     assert_eq!(modes(&b), pairs(&[("Group/x1", "match")]));
+    // A composite of composites with the same components.
+    put(
+        "Observation/ob5",
+        serde_json::json!({"resourceType": "Observation", "id": "ob5", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "6-6"}]},
+        "valueQuantity": {"value": 5, "system": "http://unitsofmeasure.org", "code": "kg"}}),
+    )
+    .await;
+    put(
+        "Observation/ob6",
+        serde_json::json!({"resourceType": "Observation", "id": "ob6", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "7-7"}]},
+        "component": [{"code": {"coding": [{"system": "http://loinc.org", "code": "6-6"}]},
+            "valueQuantity": {"value": 7, "system": "http://unitsofmeasure.org", "code": "kg"}}]}),
+    )
+    .await;
+    assert_eq!(
+        ids(&srv, "Observation?combo-code-value-quantity=6-6$gt1").await,
+        ["ob5", "ob6"]
+    );
+    assert_eq!(
+        ids(&srv, "Observation?combo-code-value-quantity=6-6$7").await,
+        ["ob6"]
+    );
+    assert_eq!(
+        ids(&srv, "Observation?code-value-quantity=6-6$gt1").await,
+        ["ob5"]
+    );
+    assert_eq!(
+        ids(&srv, "Observation?combo-code-value-quantity=7-7$gt1").await,
+        Vec::<String>::new()
+    );
 });
