@@ -128,72 +128,29 @@ impl<const KIND: u8, const ROWS: u8> Shaped<'_, KIND, ROWS> {
 /// Runs a statement: a [`Shaped`] one of its shape when it has one (the shapes are the
 /// row counts `pieces` makes, for statement kinds 1 to 12), else a [`Statement`].
 macro_rules! run_statement {
-    ($q:expr, $conn:expr) => {{
+    ($q:expr, $conn:expr) => {
+        $crate::store::sql::run_statement!(@kinds $q, $conn, 1 2 3 4 5 6 7 8 9 10 11 12)
+    };
+    (@kinds $q:expr, $conn:expr, $($k:literal)*) => {{
         use diesel::RunQueryDsl as _;
         use $crate::store::sql::{Shaped, Statement};
-        macro_rules! rows {
-            ($k:literal, $r:expr) => {
-                match $r {
-                    100 => {
-                        let s = Shaped::<$k, 100>($q);
-                        s.check();
-                        s.execute($conn)
-                    }
-                    64 => {
-                        let s = Shaped::<$k, 64>($q);
-                        s.check();
-                        s.execute($conn)
-                    }
-                    32 => {
-                        let s = Shaped::<$k, 32>($q);
-                        s.check();
-                        s.execute($conn)
-                    }
-                    16 => {
-                        let s = Shaped::<$k, 16>($q);
-                        s.check();
-                        s.execute($conn)
-                    }
-                    8 => {
-                        let s = Shaped::<$k, 8>($q);
-                        s.check();
-                        s.execute($conn)
-                    }
-                    4 => {
-                        let s = Shaped::<$k, 4>($q);
-                        s.check();
-                        s.execute($conn)
-                    }
-                    2 => {
-                        let s = Shaped::<$k, 2>($q);
-                        s.check();
-                        s.execute($conn)
-                    }
-                    1 => {
-                        let s = Shaped::<$k, 1>($q);
-                        s.check();
-                        s.execute($conn)
-                    }
-                    _ => Statement($q).execute($conn),
-                }
-            };
-        }
         match $q.shape {
-            Some((1, r)) => rows!(1, r),
-            Some((2, r)) => rows!(2, r),
-            Some((3, r)) => rows!(3, r),
-            Some((4, r)) => rows!(4, r),
-            Some((5, r)) => rows!(5, r),
-            Some((6, r)) => rows!(6, r),
-            Some((7, r)) => rows!(7, r),
-            Some((8, r)) => rows!(8, r),
-            Some((9, r)) => rows!(9, r),
-            Some((10, r)) => rows!(10, r),
-            Some((11, r)) => rows!(11, r),
-            Some((12, r)) => rows!(12, r),
+            $(Some(($k, r)) => {
+                $crate::store::sql::run_statement!(@rows $q, $conn, $k, r, 100 64 32 16 8 4 2 1)
+            })*
             _ => Statement($q).execute($conn),
         }
     }};
+    (@rows $q:expr, $conn:expr, $k:literal, $r:expr, $($n:literal)*) => {
+        match $r {
+            $($n => {
+                let s = Shaped::<$k, $n>($q);
+                s.check();
+                s.execute($conn)
+            })*
+            _ => Statement($q).execute($conn),
+        }
+    };
 }
 
 pub(crate) use run_statement;
