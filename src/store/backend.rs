@@ -2,6 +2,7 @@
 //! transaction modes and retries. Chosen from the URL scheme, as vaultwarden does.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +38,11 @@ pub enum Store {
         /// queue behind each other share one commit.
         writer: Arc<GroupCommit>,
     },
-    Postgres(Pool<ConnectionManager<PgConnection>>),
+    Postgres {
+        pool: Pool<ConnectionManager<PgConnection>>,
+        /// Commits so far, for the thread that keeps the planner's statistics current.
+        writes: Arc<AtomicU64>,
+    },
 }
 
 /// Pragmas every SQLite connection needs: a busy timeout so another process's writer is waited
@@ -110,7 +115,9 @@ impl Store {
             let mut conn = pool.get()?;
             conn.run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map_err(|e| StoreError::Internal(format!("migrations: {e}")))?;
-            return Ok(Store::Postgres(pool));
+            let writes = Arc::new(AtomicU64::new(0));
+            super::statistics::spawn(url.to_string(), Arc::downgrade(&writes));
+            return Ok(Store::Postgres { pool, writes });
         }
         let path = url
             .strip_prefix("sqlite://")
@@ -137,7 +144,7 @@ impl Store {
     pub fn backend_name(&self) -> &'static str {
         match self {
             Store::Sqlite { .. } => "sqlite",
-            Store::Postgres(_) => "postgres",
+            Store::Postgres { .. } => "postgres",
         }
     }
 
@@ -154,7 +161,7 @@ impl Store {
                     write: false,
                 })
             }
-            Store::Postgres(pool) => {
+            Store::Postgres { pool, .. } => {
                 let mut conn = pool.get().map_err(StoreError::from)?;
                 f(&mut PgTx {
                     conn: &mut conn,
@@ -213,9 +220,9 @@ impl Store {
                     write: true,
                 })
             }),
-            Store::Postgres(pool) => {
+            Store::Postgres { pool, writes } => {
                 let mut conn = pool.get().map_err(StoreError::from)?;
-                conn.build_transaction().run(|c| {
+                let done = conn.build_transaction().run(|c| {
                     if isolation == Isolation::Conditional {
                         c.batch_execute(CONDITIONAL_LOCK)?;
                     }
@@ -223,7 +230,11 @@ impl Store {
                         conn: c,
                         write: true,
                     })
-                })
+                });
+                if done.is_ok() {
+                    writes.fetch_add(1, Ordering::Relaxed);
+                }
+                done
             }
         };
         match (db_result, outcome) {

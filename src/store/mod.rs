@@ -10,6 +10,7 @@ mod checkpoint;
 mod error;
 mod group_commit;
 mod sql;
+mod statistics;
 mod tx;
 
 pub use backend::Store;

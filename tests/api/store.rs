@@ -139,3 +139,61 @@ storage_test!(
         assert!(mark().expect("SQLite marks") > created, "a delete moves it");
     }
 );
+
+/// PostgreSQL plans from ANALYZE's statistics; the server keeps them current after writes
+/// even where autovacuum is off (as on this project's CI machine), or the planner takes the
+/// written tables for empty and the bulk identifier lookup scans instead of seeking.
+#[actix_rt::test]
+async fn postgres_planner_statistics_follow_writes() {
+    let Some(srv) = crate::helpers::TestServer::postgres(module_path!()).await else {
+        return;
+    };
+    let store = Store::open(&srv.database_url, Some(2)).expect("store opens");
+    let sizes = || {
+        store
+            .read(|tx| {
+                tx.pairs(&carebridge::store::Query::new(
+                    "SELECT relname AS a, CAST(CAST(reltuples AS BIGINT) AS TEXT) AS b \
+                     FROM pg_class WHERE relname IN ('resource', 'idx_token') ORDER BY relname",
+                ))
+            })
+            .expect("reads pg_class")
+    };
+    let unknown = vec![
+        ("idx_token".to_string(), "-1".to_string()),
+        ("resource".to_string(), "-1".to_string()),
+    ];
+    assert_eq!(
+        sizes(),
+        unknown,
+        "a new database's tables were never analyzed"
+    );
+    store
+        .write(Isolation::Plain, |tx| {
+            for i in 0..300 {
+                let id = format!("s{i}");
+                let incoming = Incoming::new(
+                    "Basic",
+                    json!({"resourceType": "Basic", "id": id,
+                        "code": {"coding": [{"system": "http://example.org/c", "code": id}]}}),
+                );
+                interaction::update(tx, "Basic", &id, &incoming, None)?;
+            }
+            Ok::<_, InteractionError>(())
+        })
+        .expect("writes");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut seen = sizes();
+    while seen.iter().any(|(_, n)| n == "-1") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        seen = sizes();
+    }
+    let rows = |name: &str| -> i64 {
+        seen.iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(-1)
+    };
+    assert_eq!(rows("resource"), 300, "{seen:?}");
+    assert!(rows("idx_token") >= 300, "{seen:?}");
+}
