@@ -22,7 +22,7 @@ pub use error::InteractionError;
 pub use incoming::Incoming;
 pub use patch::{conditional_patch, patch};
 pub use stamp::{format_instant, now_micros, parse_instant_range};
-pub use update::{unchanged, update, Updated};
+pub use update::{unchanged, update, update_from, Updated};
 
 use crate::store::StoredVersion;
 

@@ -7,7 +7,7 @@ use super::incoming::{Compared, Incoming};
 use super::stamp::{content_key, render};
 use super::version::write_version;
 use super::{InteractionError, Written};
-use crate::store::{StoredVersion, Tx};
+use crate::store::{Head, StoredVersion, Tx};
 
 pub type Updated = Written;
 
@@ -21,6 +21,19 @@ pub fn update(
     if_match: Option<i64>,
 ) -> Result<Updated, InteractionError> {
     let head = tx.head(res_type, res_id)?;
+    update_from(tx, res_type, res_id, head, incoming, if_match)
+}
+
+/// [`update`] given the resource's head, read (and in a write transaction locked) already:
+/// a transaction reads all its updates' heads in a few statements ([`Tx::heads`]).
+pub fn update_from(
+    tx: &mut dyn Tx,
+    res_type: &str,
+    res_id: &str,
+    head: Option<Head>,
+    incoming: &Incoming,
+    if_match: Option<i64>,
+) -> Result<Updated, InteractionError> {
     if let Some(expected) = if_match {
         let current = head.as_ref().filter(|h| !h.deleted).map(|h| h.version_id);
         if current != Some(expected) {

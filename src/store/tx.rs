@@ -1,6 +1,8 @@
 //! The statements of one unit of work, behind a trait both databases implement with the same
 //! SQL. Where the two differ (row locks) the macro below takes it as input.
 
+use std::collections::HashMap;
+
 use diesel::pg::PgConnection;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::sqlite::SqliteConnection;
@@ -14,6 +16,14 @@ use super::{Head, HistoryQuery, IndexRows, NewResource, NewVersion, StoreError, 
 pub trait Tx {
     /// The head of a resource; in a write transaction the row stays locked until commit.
     fn head(&mut self, res_type: &str, res_id: &str) -> Result<Option<Head>, StoreError>;
+    /// The heads of resources of one type by id, as [`Tx::head`] reads them, 100 a
+    /// statement; locked in id order, so two transactions locking the same heads this way
+    /// queue rather than deadlock.
+    fn heads(
+        &mut self,
+        res_type: &str,
+        res_ids: &[&str],
+    ) -> Result<HashMap<String, Head>, StoreError>;
     /// A version of a resource, the current one when `version_id` is `None`.
     fn version(
         &mut self,
@@ -63,6 +73,8 @@ pub trait Tx {
 
 #[derive(QueryableByName)]
 struct HeadRow {
+    #[diesel(sql_type = Text)]
+    res_id: String,
     #[diesel(sql_type = BigInt)]
     pk: i64,
     #[diesel(sql_type = BigInt)]
@@ -393,20 +405,40 @@ macro_rules! impl_tx {
 
         impl Tx for $tx<'_> {
             fn head(&mut self, res_type: &str, res_id: &str) -> Result<Option<Head>, StoreError> {
-                let mut q = Query::new(
-                    "SELECT pk, version_id, last_updated, deleted FROM resource WHERE res_type = ? AND res_id = ?",
-                );
-                if self.write {
-                    q.push($lock);
+                Ok(self.heads(res_type, &[res_id])?.into_values().next())
+            }
+
+            fn heads(
+                &mut self,
+                res_type: &str,
+                res_ids: &[&str],
+            ) -> Result<HashMap<String, Head>, StoreError> {
+                let mut out = HashMap::with_capacity(res_ids.len());
+                for piece in pieces(res_ids) {
+                    let mut q = Query::reusable(
+                        "SELECT res_id, pk, version_id, last_updated, deleted FROM resource WHERE res_type = ? AND res_id IN (",
+                    );
+                    q.bind(Bind::Text(res_type.into()));
+                    for (i, id) in piece.iter().enumerate() {
+                        q.push(if i == 0 { "?" } else { ", ?" })
+                            .bind(Bind::Text((*id).into()));
+                    }
+                    q.push(") ORDER BY res_id");
+                    if self.write {
+                        q.push($lock);
+                    }
+                    let rows: Vec<HeadRow> = Statement(&q).load(self.conn)?;
+                    out.extend(rows.into_iter().map(|r| {
+                        let head = Head {
+                            pk: r.pk,
+                            version_id: r.version_id,
+                            last_updated: r.last_updated,
+                            deleted: r.deleted,
+                        };
+                        (r.res_id, head)
+                    }));
                 }
-                q.bind(Bind::Text(res_type.into())).bind(Bind::Text(res_id.into()));
-                let rows: Vec<HeadRow> = Statement(&q).load(self.conn)?;
-                Ok(rows.into_iter().next().map(|r| Head {
-                    pk: r.pk,
-                    version_id: r.version_id,
-                    last_updated: r.last_updated,
-                    deleted: r.deleted,
-                }))
+                Ok(out)
             }
 
             fn version(

@@ -197,3 +197,43 @@ async fn postgres_planner_statistics_follow_writes() {
     assert_eq!(rows("resource"), 300, "{seen:?}");
     assert!(rows("idx_token") >= 300, "{seen:?}");
 }
+
+storage_test!(heads_are_read_together_as_one_by_one, |srv| {
+    let store = Store::open(&srv.database_url, Some(2)).expect("store opens");
+    let ids: Vec<String> = (0..130).map(|i| format!("h{i}")).collect();
+    store
+        .write(Isolation::Plain, |tx| {
+            for id in &ids {
+                let incoming = Incoming::new("Basic", json!({"resourceType": "Basic", "id": id}));
+                interaction::update(tx, "Basic", id, &incoming, None)?;
+            }
+            // A second version of one, and one deleted: heads say so.
+            let h7 = json!({"resourceType": "Basic", "id": "h7", "code": {"text": "v2"}});
+            interaction::update(tx, "Basic", "h7", &Incoming::new("Basic", h7), None)?;
+            interaction::delete(tx, "Basic", "h9")?;
+            Ok::<_, InteractionError>(())
+        })
+        .expect("writes");
+    // More than one statement's worth (100), with ids that are not there.
+    let mut asked: Vec<&str> = ids.iter().map(String::as_str).collect();
+    asked.extend(["nope", "h130"]);
+    for write in [false, true] {
+        let heads = if write {
+            store.write(Isolation::Plain, |tx| tx.heads("Basic", &asked))
+        } else {
+            store.read(|tx| tx.heads("Basic", &asked))
+        }
+        .expect("reads heads");
+        assert_eq!(heads.len(), 130);
+        for id in &asked {
+            let one = store.read(|tx| tx.head("Basic", id)).expect("reads a head");
+            assert_eq!(heads.get(*id), one.as_ref(), "{id}");
+        }
+        assert_eq!(heads["h7"].version_id, 2);
+        assert!(heads["h9"].deleted);
+        assert!(store
+            .read(|tx| tx.heads("Patient", &asked))
+            .expect("reads")
+            .is_empty());
+    }
+});

@@ -1,6 +1,8 @@
 //! Runs a bundle's entries inside one store transaction, in the order http.html#trules sets
 //! (DELETE, POST, PUT/PATCH, GET/HEAD), and keeps each entry's outcome in the entry's place.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+
 use actix_web::http::StatusCode;
 use serde_json::Value;
 
@@ -14,7 +16,7 @@ use crate::fhir::summary::View;
 use crate::fhir::ResourceId;
 use crate::interaction::{self, InteractionError};
 use crate::search::{parse_search, run_in, Access, SYSTEM};
-use crate::store::{StoredVersion, Tx};
+use crate::store::{Head, StoredVersion, Tx};
 
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -66,7 +68,8 @@ pub fn execute(
                 && prepared.incoming.contains_key(&e.index)
         })
         .collect();
-    let is_create: std::collections::HashSet<usize> = creates.iter().copied().collect();
+    let is_create: HashSet<usize> = creates.iter().copied().collect();
+    let mut heads = None;
     for i in order {
         if out[i].is_some() {
             continue;
@@ -76,9 +79,40 @@ pub fn execute(
             create_all(tx, entries, &creates, prepared, &mut out).map_err(at(e.index))?;
             continue;
         }
-        out[i] = Some(run(tx, e, prepared, cx).map_err(at(e.index))?);
+        if e.method == Method::Put && heads.is_none() {
+            heads = Some(update_heads(tx, entries, &is_create, prepared).map_err(at(e.index))?);
+        }
+        out[i] = Some(run(tx, e, prepared, cx, heads.as_ref()).map_err(at(e.index))?);
     }
     Ok(out.into_iter().flatten().collect())
+}
+
+/// Heads by resource type and id.
+type Heads<'e> = HashMap<&'e str, HashMap<String, Head>>;
+
+/// The heads of the resources the PUTs update, read together when the first PUT comes up
+/// rather than one statement each: the deletes and creates before it touch other resources
+/// (a transaction may touch a resource once), so they are still current when each PUT runs.
+fn update_heads<'e>(
+    tx: &mut dyn Tx,
+    entries: &'e [Entry],
+    is_create: &HashSet<usize>,
+    prepared: &'e Prepared,
+) -> Result<Heads<'e>, InteractionError> {
+    // By type, in a fixed order, so concurrent transactions lock heads in the same order.
+    let mut by_type: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        if e.method != Method::Put || is_create.contains(&i) {
+            continue;
+        }
+        if let (Some(rt), Some(id)) = (e.res_type(), prepared.ids.get(&e.index)) {
+            by_type.entry(rt.as_str()).or_default().push(id);
+        }
+    }
+    by_type
+        .into_iter()
+        .map(|(rt, ids)| Ok((rt, tx.heads(rt, &ids)?)))
+        .collect()
 }
 
 fn create_all(
@@ -121,6 +155,7 @@ fn run(
     e: &Entry,
     prepared: &Prepared,
     cx: &Context<'_>,
+    heads: Option<&Heads<'_>>,
 ) -> Result<Outcome, InteractionError> {
     let rt = e.res_type().map_or(SYSTEM, |t| t.as_str());
     let id = prepared.ids.get(&e.index).map(String::as_str);
@@ -143,13 +178,13 @@ fn run(
             false,
         )),
         Method::Put => {
-            let w = interaction::update(
-                tx,
-                rt,
-                id.ok_or_else(missing)?,
-                incoming.ok_or_else(missing)?,
-                e.if_match,
-            )?;
+            let id = id.ok_or_else(missing)?;
+            let head = match heads {
+                Some(heads) => heads.get(rt).and_then(|h| h.get(id)).cloned(),
+                None => tx.head(rt, id)?,
+            };
+            let incoming = incoming.ok_or_else(missing)?;
+            let w = interaction::update_from(tx, rt, id, head, incoming, e.if_match)?;
             let status = if w.created {
                 StatusCode::CREATED
             } else {
