@@ -6,7 +6,8 @@
 //! Autovacuum would analyze those tables, but it can be turned off (it is on this project's
 //! CI machine) and wakes once a minute. So while writes go on, a thread of its own analyzes
 //! the tables autovacuum's rule picks: changed in more than 50 rows plus a tenth of their
-//! size since their last analysis. ANALYZE blocks neither reads nor writes.
+//! size since their last analysis, with pauses that keep it to a tenth of a core. ANALYZE
+//! blocks neither reads nor writes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Weak;
@@ -40,8 +41,10 @@ pub fn spawn(url: String, writes: Weak<AtomicU64>) {
         let mut seen = 0;
         let mut last_write: Option<Instant> = None;
         let mut conn: Option<PgConnection> = None;
+        let mut pause = INTERVAL;
         loop {
-            std::thread::sleep(INTERVAL);
+            std::thread::sleep(pause);
+            pause = INTERVAL;
             let Some(count) = writes.upgrade().map(|w| w.load(Ordering::Relaxed)) else {
                 return;
             };
@@ -61,10 +64,14 @@ pub fn spawn(url: String, writes: Weak<AtomicU64>) {
             let Some(c) = conn.as_mut() else {
                 continue;
             };
+            let started = Instant::now();
             if let Err(e) = analyze_stale(c) {
                 log::debug!("planner statistics: {e}");
                 conn = None;
             }
+            // Analyzing takes a tenth of a core at most: while a bulk load grows the tables
+            // by a tenth every second, every turn would otherwise analyze all of them.
+            pause = INTERVAL.max(started.elapsed() * 10);
         }
     };
     if let Err(e) = std::thread::Builder::new()
