@@ -1,6 +1,8 @@
 //! update (http.html#update), update-as-create with a client-chosen id, and version-aware
 //! update (If-Match).
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::incoming::{Compared, Incoming};
@@ -34,6 +36,34 @@ pub fn update_from(
     incoming: &Incoming,
     if_match: Option<i64>,
 ) -> Result<Updated, InteractionError> {
+    match decide(tx, res_type, res_id, head, incoming, if_match)? {
+        Next::Same(w) => Ok(w),
+        Next::Write(head, incoming) => {
+            write_version(tx, res_type, res_id, head.as_ref(), Some(&incoming), "PUT")
+        }
+    }
+}
+
+/// What an update comes to, decided before anything is written.
+// One is made per update and taken apart at once: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum Next<'a> {
+    /// The content is the current version's: nothing to write.
+    Same(Written),
+    /// A version to write after the head (`None`: the resource is new), with its index rows.
+    Write(Option<Head>, Cow<'a, Incoming>),
+}
+
+/// Decides an update given the resource's head: If-Match, and whether the content differs
+/// from the current version.
+pub fn decide<'a>(
+    tx: &mut dyn Tx,
+    res_type: &str,
+    res_id: &str,
+    head: Option<Head>,
+    incoming: &'a Incoming,
+    if_match: Option<i64>,
+) -> Result<Next<'a>, InteractionError> {
     if let Some(expected) = if_match {
         let current = head.as_ref().filter(|h| !h.deleted).map(|h| h.version_id);
         if current != Some(expected) {
@@ -46,36 +76,34 @@ pub fn update_from(
     let live = head.as_ref().filter(|h| !h.deleted);
     // Whether the comparison made before the write lock was with the current version.
     let still = |c: &Compared| live.is_some_and(|h| c.with(res_id, h.version_id));
-    let indexed;
     let incoming = match &incoming.compared {
         Some(c @ Compared::Unchanged(v)) if still(c) => {
-            return Ok(Written {
+            return Ok(Next::Same(Written {
                 version: v.clone(),
                 created: false,
                 changed: false,
-            })
+            }))
         }
         // Found unchanged against a version no longer current: index it after all.
         Some(Compared::Unchanged(_)) => {
-            indexed = Incoming::new(res_type, incoming.resource.clone());
-            &indexed
+            Cow::Owned(Incoming::new(res_type, incoming.resource.clone()))
         }
-        _ => incoming,
+        _ => Cow::Borrowed(incoming),
     };
     // Already found to differ from the current version: no second comparison.
     let known_changed = incoming.compared.as_ref().is_some_and(still);
     if let Some(h) = live.filter(|_| !known_changed) {
         if let Some(current) = tx.version(res_type, res_id, Some(h.version_id))? {
             if unchanged(&current, &incoming.resource) {
-                return Ok(Written {
+                return Ok(Next::Same(Written {
                     version: current,
                     created: false,
                     changed: false,
-                });
+                }));
             }
         }
     }
-    write_version(tx, res_type, res_id, head.as_ref(), Some(incoming), "PUT")
+    Ok(Next::Write(head, incoming))
 }
 
 /// Whether `incoming` has the content of `current` (server-set id and meta aside).

@@ -48,6 +48,10 @@ pub trait Tx {
         rows: &IndexRows,
         fresh: bool,
     ) -> Result<(), StoreError>;
+    /// Writes next versions of existing resources (a delete when `content` is `None`):
+    /// their heads, versions and index rows (none for a delete), the versions and index rows
+    /// in a few multi-row statements.
+    fn update_many(&mut self, items: &[(NewVersion<'_>, &IndexRows)]) -> Result<(), StoreError>;
     /// Writes new resources (version 1 each) with their index rows in a few multi-row
     /// statements; returns their keys in order. The ids must be new.
     fn insert_many(&mut self, items: &[NewResource<'_>]) -> Result<Vec<i64>, StoreError>;
@@ -179,8 +183,10 @@ fn shape_of(table: &str) -> u8 {
         .map_or(0, |i| i as u8 + 1)
 }
 
-/// The statement kind of the multi-row INSERT of new versions.
+/// The statement kind of the multi-row INSERT of new resources' versions.
 const VERSIONS_SHAPE: u8 = 10;
+/// The statement kind of the multi-row INSERT of existing resources' next versions.
+const NEXT_VERSIONS_SHAPE: u8 = 11;
 
 /// Multi-row INSERTs for every index row of the given resources (key, rows), each row once
 /// per compartment of its resource.
@@ -517,6 +523,50 @@ macro_rules! impl_tx {
                     self.exec(&del)?;
                 }
                 for q in index_inserts(&[(res_pk, rows)]) {
+                    self.exec(&q)?;
+                }
+                Ok(())
+            }
+
+            fn update_many(&mut self, items: &[(NewVersion<'_>, &IndexRows)]) -> Result<(), StoreError> {
+                for (v, _) in items {
+                    self.update_head(&Head {
+                        pk: v.res_pk,
+                        version_id: v.version_id,
+                        last_updated: v.last_updated,
+                        deleted: v.content.is_none(),
+                    })?;
+                }
+                for chunk in pieces(items) {
+                    let mut q = Query::shaped(
+                        "INSERT INTO resource_version (res_pk, res_type, res_id, version_id, last_updated, method, content) VALUES ",
+                        NEXT_VERSIONS_SHAPE,
+                        chunk.len(),
+                    );
+                    for (i, (v, _)) in chunk.iter().enumerate() {
+                        q.push(if i > 0 { ", (?, ?, ?, ?, ?, ?, ?)" } else { "(?, ?, ?, ?, ?, ?, ?)" });
+                        q.bind(Bind::Int(v.res_pk))
+                            .bind(Bind::Text(v.res_type.into()))
+                            .bind(Bind::Text(v.res_id.into()))
+                            .bind(Bind::Int(v.version_id))
+                            .bind(Bind::Int(v.last_updated))
+                            .bind(Bind::Text(v.method.into()))
+                            .bind(Bind::OptText(v.content.map(str::to_string)));
+                    }
+                    self.exec(&q)?;
+                }
+                for table in INDEX_TABLES {
+                    for chunk in pieces(items) {
+                        let mut del = Query::reusable(format!("DELETE FROM {table} WHERE res_pk IN ("));
+                        for (i, (v, _)) in chunk.iter().enumerate() {
+                            del.push(if i > 0 { ", ?" } else { "?" }).bind(Bind::Int(v.res_pk));
+                        }
+                        del.push(")");
+                        self.exec(&del)?;
+                    }
+                }
+                let pairs: Vec<(i64, &IndexRows)> = items.iter().map(|(v, r)| (v.res_pk, *r)).collect();
+                for q in index_inserts(&pairs) {
                     self.exec(&q)?;
                 }
                 Ok(())

@@ -664,3 +664,65 @@ storage_test!(big_transaction_reports_its_first_failing_entry, |srv| {
     assert_eq!(total("Observation?_summary=count").await, 1199);
     assert_eq!(total("Patient?_summary=count").await, 1);
 });
+
+storage_test!(
+    updates_are_written_before_the_reads_that_follow_them,
+    |srv| {
+        // Existing resources: a and b live, c deleted.
+        for id in ["a", "b", "c"] {
+            let r = srv
+                .put(
+                    &format!("Patient/{id}"),
+                    &with_id(patient("9991000011"), id),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text());
+        }
+        assert!((200..300).contains(&srv.delete("Patient/c").await.status));
+        let renamed = |id: &str, family: &str| {
+            let mut p = with_id(patient("9991000011"), id);
+            p["name"][0]["family"] = json!(family);
+            p
+        };
+        // Reads listed first run last, and must see what the PUTs wrote.
+        let b = bundle(
+            "transaction",
+            vec![
+                entry("GET", "Patient?family=Jones", None),
+                entry("GET", "Patient/a", None),
+                entry("PUT", "Patient/a", Some(renamed("a", "Jones"))),
+                entry(
+                    "PUT",
+                    "Patient/b",
+                    Some(with_id(patient("9991000011"), "b")),
+                ),
+                entry("PUT", "Patient/c", Some(renamed("c", "Jones"))),
+            ],
+        );
+        let r = post_bundle(&srv, &b).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(
+            statuses(&r),
+            vec!["200 OK", "200 OK", "200 OK", "200 OK", "201 Created"],
+            "b unchanged, c brought back"
+        );
+        let body = r.json();
+        let search = &body["entry"][0]["resource"];
+        assert_eq!(search["total"], 2, "{search}");
+        assert_eq!(body["entry"][1]["resource"]["name"][0]["family"], "Jones");
+        assert_eq!(body["entry"][1]["resource"]["meta"]["versionId"], "2");
+        assert_eq!(body["entry"][3]["response"]["etag"], "W/\"1\"");
+        assert_eq!(body["entry"][4]["response"]["etag"], "W/\"3\"");
+        // The index was replaced, not added to: the old family no longer finds a or c.
+        let smiths = srv.get("Patient?family=Smith").await.json();
+        assert_eq!(smiths["total"], 1, "{smiths}");
+        assert_eq!(smiths["entry"][0]["resource"]["id"], "b");
+        assert_eq!(srv.get("Patient/c").await.json()["meta"]["versionId"], "3");
+        let history = srv.get("Patient/a/_history").await.json();
+        assert_eq!(
+            history["entry"].as_array().map(Vec::len),
+            Some(2),
+            "{history}"
+        );
+    }
+);

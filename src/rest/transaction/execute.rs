@@ -1,6 +1,7 @@
 //! Runs a bundle's entries inside one store transaction, in the order http.html#trules sets
 //! (DELETE, POST, PUT/PATCH, GET/HEAD), and keeps each entry's outcome in the entry's place.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use actix_web::http::StatusCode;
@@ -14,7 +15,7 @@ use super::failure::{at, EntryError};
 use super::prepare::Prepared;
 use crate::fhir::summary::View;
 use crate::fhir::ResourceId;
-use crate::interaction::{self, InteractionError};
+use crate::interaction::{self, Incoming, InteractionError, Next};
 use crate::search::{parse_search, run_in, Access, SYSTEM};
 use crate::store::{Head, StoredVersion, Tx};
 
@@ -69,7 +70,7 @@ pub fn execute(
         })
         .collect();
     let is_create: HashSet<usize> = creates.iter().copied().collect();
-    let mut heads = None;
+    let mut updates = Updates::default();
     for i in order {
         if out[i].is_some() {
             continue;
@@ -79,16 +80,48 @@ pub fn execute(
             create_all(tx, entries, &creates, prepared, &mut out).map_err(at(e.index))?;
             continue;
         }
-        if e.method == Method::Put && heads.is_none() {
-            heads = Some(update_heads(tx, entries, &is_create, prepared).map_err(at(e.index))?);
+        if e.method == Method::Put && updates.heads.is_none() {
+            let heads = update_heads(tx, entries, &is_create, prepared).map_err(at(e.index))?;
+            updates.heads = Some(heads);
         }
-        out[i] = Some(run(tx, e, prepared, cx, heads.as_ref()).map_err(at(e.index))?);
+        if matches!(e.method, Method::Get | Method::Head) {
+            updates.flush(tx)?;
+        }
+        out[i] = Some(run(tx, e, prepared, cx, &mut updates).map_err(at(e.index))?);
     }
+    updates.flush(tx)?;
     Ok(out.into_iter().flatten().collect())
 }
 
 /// Heads by resource type and id.
 type Heads<'e> = HashMap<&'e str, HashMap<String, Head>>;
+
+/// The PUTs' updates of existing resources: their heads, and the versions decided on, which
+/// are written together (`Tx::update_many`) before the first read entry or at the end
+/// instead of one by one, a dozen statements each.
+#[derive(Default)]
+struct Updates<'p> {
+    heads: Option<Heads<'p>>,
+    /// (entry index, the version, its content and index rows).
+    pending: Vec<(usize, StoredVersion, Cow<'p, Incoming>)>,
+}
+
+impl Updates<'_> {
+    fn flush(&mut self, tx: &mut dyn Tx) -> Result<(), EntryError> {
+        let Some(first) = self.pending.first().map(|p| p.0) else {
+            return Ok(());
+        };
+        let items: Vec<_> = self
+            .pending
+            .iter()
+            .map(|(_, v, inc)| (interaction::as_new(v), &inc.rows))
+            .collect();
+        tx.update_many(&items)
+            .map_err(|e| at(first)(InteractionError::from(e)))?;
+        self.pending.clear();
+        Ok(())
+    }
+}
 
 /// The heads of the resources the PUTs update, read together when the first PUT comes up
 /// rather than one statement each: the deletes and creates before it touch other resources
@@ -150,12 +183,12 @@ fn create_all(
     Ok(())
 }
 
-fn run(
+fn run<'p>(
     tx: &mut dyn Tx,
     e: &Entry,
-    prepared: &Prepared,
+    prepared: &'p Prepared,
     cx: &Context<'_>,
-    heads: Option<&Heads<'_>>,
+    updates: &mut Updates<'p>,
 ) -> Result<Outcome, InteractionError> {
     let rt = e.res_type().map_or(SYSTEM, |t| t.as_str());
     let id = prepared.ids.get(&e.index).map(String::as_str);
@@ -179,12 +212,22 @@ fn run(
         )),
         Method::Put => {
             let id = id.ok_or_else(missing)?;
-            let head = match heads {
+            let head = match &updates.heads {
                 Some(heads) => heads.get(rt).and_then(|h| h.get(id)).cloned(),
                 None => tx.head(rt, id)?,
             };
             let incoming = incoming.ok_or_else(missing)?;
-            let w = interaction::update_from(tx, rt, id, head, incoming, e.if_match)?;
+            let w = match interaction::decide(tx, rt, id, head, incoming, e.if_match)? {
+                Next::Same(w) => w,
+                Next::Write(Some(head), incoming) => {
+                    let w = interaction::next_version(rt, id, &head, Some(&incoming), "PUT")?;
+                    updates.pending.push((e.index, w.version.clone(), incoming));
+                    w
+                }
+                Next::Write(None, incoming) => {
+                    interaction::write_version(tx, rt, id, None, Some(&incoming), "PUT")?
+                }
+            };
             let status = if w.created {
                 StatusCode::CREATED
             } else {
