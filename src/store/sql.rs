@@ -181,7 +181,7 @@ pub fn pieces<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
 }
 
 macro_rules! statement_for {
-    ($backend:ty) => {
+    ($backend:ty, $insert:literal) => {
         impl<const KIND: u8, const ROWS: u8> QueryFragment<$backend> for Shaped<'_, KIND, ROWS> {
             fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, $backend>) -> QueryResult<()> {
                 walk(self.0, out)
@@ -198,7 +198,14 @@ macro_rules! statement_for {
             if q.binds.len() > MAX_CACHED_BINDS && !q.reusable {
                 out.unsafe_to_cache_prepared();
             }
-            let mut parts = q.sql.split('?');
+            let sql = match q.sql.strip_prefix("INSERT INTO ") {
+                Some(rest) => {
+                    out.push_sql($insert);
+                    rest
+                }
+                None => &q.sql,
+            };
+            let mut parts = sql.split('?');
             out.push_sql(parts.next().unwrap_or(""));
             for (bind, part) in q.binds.iter().zip(parts) {
                 match bind {
@@ -217,14 +224,19 @@ macro_rules! statement_for {
     };
 }
 
+/// SQLite's INSERTs stop at a failing row and keep the rows before it (OR FAIL) rather than
+/// undo themselves (ABORT): a write that fails is undone whole by its SAVEPOINT anyway, and
+/// an ABORT statement that writes many rows keeps a statement journal to undo itself, a
+/// temporary file as large as the pages it changes (the deferred foreign keys of migration
+/// 2026-11-23-000005 are its other half).
 mod sqlite_walk {
     use super::*;
-    statement_for!(Sqlite);
+    statement_for!(Sqlite, "INSERT OR FAIL INTO ");
 }
 
 mod pg_walk {
     use super::*;
-    statement_for!(Pg);
+    statement_for!(Pg, "INSERT INTO ");
 }
 
 #[cfg(test)]
@@ -242,6 +254,22 @@ mod tests {
         assert!(pg.starts_with("a = $1 AND b IN ($2, $3)"), "{pg}");
         let lite = debug_query::<Sqlite, _>(&Statement(&q)).to_string();
         assert!(lite.starts_with("a = ? AND b IN (?, ?)"), "{lite}");
+    }
+
+    #[test]
+    fn sqlite_inserts_fail_rather_than_abort() {
+        let mut q = Query::new("INSERT INTO t (a) VALUES (?), (?)");
+        q.bind(Bind::Int(1)).bind(Bind::Int(2));
+        let lite = debug_query::<Sqlite, _>(&Statement(&q)).to_string();
+        assert!(
+            lite.starts_with("INSERT OR FAIL INTO t (a) VALUES (?), (?)"),
+            "{lite}"
+        );
+        let pg = debug_query::<Pg, _>(&Statement(&q)).to_string();
+        assert!(
+            pg.starts_with("INSERT INTO t (a) VALUES ($1), ($2)"),
+            "{pg}"
+        );
     }
 
     #[test]

@@ -237,3 +237,42 @@ storage_test!(heads_are_read_together_as_one_by_one, |srv| {
             .is_empty());
     }
 });
+
+storage_test!(index_rows_of_no_resource_undo_the_write, |srv| {
+    // SQLite checks these foreign keys at COMMIT (deferred, so that its multi-row INSERTs
+    // keep no statement journal), PostgreSQL at each statement: either way the write fails
+    // whole, the resource it created with them included.
+    let store = Store::open(&srv.database_url, Some(2)).expect("store opens");
+    let basic = json!({"resourceType": "Basic", "id": "k", "code": {"text": "kept?"}});
+    let result = store.write(Isolation::Plain, |tx| {
+        let incoming = Incoming::new("Basic", basic.clone());
+        interaction::update(tx, "Basic", "k", &incoming, None)?;
+        assert!(
+            !incoming.rows.tokens.is_empty(),
+            "Basic.code gives index rows"
+        );
+        tx.replace_index(987_654_321, &incoming.rows, true)?;
+        Ok::<_, InteractionError>(())
+    });
+    assert!(
+        result.is_err(),
+        "index rows of a missing resource are refused"
+    );
+    assert_eq!(store.read(|tx| tx.head("Basic", "k")).expect("reads"), None);
+    // The store goes on writing.
+    store
+        .write(Isolation::Plain, |tx| {
+            interaction::update(
+                tx,
+                "Basic",
+                "k",
+                &Incoming::new("Basic", basic.clone()),
+                None,
+            )
+        })
+        .expect("writes");
+    assert!(store
+        .read(|tx| tx.head("Basic", "k"))
+        .expect("reads")
+        .is_some());
+});
