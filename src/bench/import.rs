@@ -205,12 +205,8 @@ fn nhs_number(n: usize) -> String {
 }
 
 pub fn run(args: ImportBenchArgs) -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("carebridge-bench-import-{}", std::process::id()));
-    let database = args
-        .database
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
-    let store = Store::open(&database, Some(4)).map_err(|e| e.to_string())?;
+    let db = super::BenchDatabase::new(args.database.as_deref(), "bench-import")?;
+    let store = Store::open(&db.url, Some(4)).map_err(|e| e.to_string())?;
     let emis = adapter("emis", None)?;
     let policy = Policy::default();
     let importer = Importer {
@@ -249,6 +245,5 @@ pub fn run(args: ImportBenchArgs) -> Result<(), String> {
         }
         println!("| {pass} | {rows} | {elapsed:.2} | {:.0} | {created} | {updated} | {unchanged} | {rejected} |", rows as f64 / elapsed.max(1e-9));
     }
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

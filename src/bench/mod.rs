@@ -23,6 +23,47 @@ use std::time::{Duration, Instant};
 use client::Connection;
 pub(crate) use stats::{summarise, Summary};
 
+/// The database a bench runs on: a new SQLite file in a temporary folder, removed when this
+/// is dropped, or the one given, which must hold no resources: a bench of creates or imports
+/// on a database that already holds its data would measure updates instead, and silently.
+pub(crate) struct BenchDatabase {
+    pub url: String,
+    temp: Option<std::path::PathBuf>,
+}
+
+impl BenchDatabase {
+    pub(crate) fn new(given: Option<&str>, bench: &str) -> Result<BenchDatabase, String> {
+        let Some(url) = given else {
+            let dir =
+                std::env::temp_dir().join(format!("carebridge-{bench}-{}", std::process::id()));
+            return Ok(BenchDatabase {
+                url: format!("sqlite://{}", dir.join("bench.db").display()),
+                temp: Some(dir),
+            });
+        };
+        let store = crate::store::Store::open(url, Some(1)).map_err(|e| e.to_string())?;
+        let q = crate::store::Query::new("SELECT COUNT(*) AS n FROM resource");
+        let held = store.read(|tx| tx.count(&q)).map_err(|e| e.to_string())?;
+        if held > 0 {
+            return Err(format!(
+                "{url} holds {held} resources: a bench needs an empty database (drop and create it)"
+            ));
+        }
+        Ok(BenchDatabase {
+            url: url.to_string(),
+            temp: None,
+        })
+    }
+}
+
+impl Drop for BenchDatabase {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.temp {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
     /// Database for the server under test (default: a new SQLite file in a temp folder).
@@ -95,12 +136,9 @@ fn patient_body(n: usize) -> Vec<u8> {
 }
 
 pub fn run(args: BenchArgs) -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("carebridge-bench-{}", std::process::id()));
-    let database = args
-        .database
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
-    let server = ServerProcess::start(&database, args.workers)?;
+    let db = BenchDatabase::new(args.database.as_deref(), "bench")?;
+    let database = &db.url;
+    let server = ServerProcess::start(database, args.workers)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -108,7 +146,6 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     let result = runtime.block_on(drive(&server.addr, &args));
     let memory = server.peak_memory_mib();
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
     let summaries = result?;
     println!(
         "carebridge bench: {} clients, {} s per workload, database {}",
@@ -285,5 +322,36 @@ pub(crate) fn print_table(summaries: &[Summary]) {
             "| {} | {:.0} | {:.2} | {:.2} | {} | {} |",
             s.name, s.per_second, s.p50_ms, s.p99_ms, s.requests, s.errors
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BenchDatabase;
+    use crate::interaction::{self, Incoming};
+    use crate::store::{Isolation, Store};
+
+    #[test]
+    fn a_bench_refuses_a_database_that_holds_resources() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("b.db").display());
+        assert!(BenchDatabase::new(Some(&url), "t").is_ok(), "empty: taken");
+        let store = Store::open(&url, Some(1)).expect("store opens");
+        let basic = Incoming::new("Basic", serde_json::json!({"resourceType": "Basic"}));
+        store
+            .write(Isolation::Plain, |tx| {
+                interaction::update(tx, "Basic", "b", &basic, None)
+            })
+            .expect("writes");
+        let refused = BenchDatabase::new(Some(&url), "t")
+            .err()
+            .unwrap_or_default();
+        assert!(refused.contains("holds 1 resources"), "{refused}");
+        // The default is a temporary file, gone with the bench.
+        let temp = BenchDatabase::new(None, "t").expect("default");
+        let folder = temp.temp.clone().expect("a temporary folder");
+        std::fs::create_dir_all(&folder).expect("made");
+        drop(temp);
+        assert!(!folder.exists());
     }
 }

@@ -68,20 +68,16 @@ fn ingest_bundle(n: usize, entries: usize, upsert: bool) -> Vec<u8> {
 }
 
 pub fn run(args: TransactionBenchArgs) -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("carebridge-bench-tx-{}", std::process::id()));
-    let database = args
-        .database
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
-    let server = ServerProcess::start(&database, args.workers)?;
+    let db = super::BenchDatabase::new(args.database.as_deref(), "bench-tx")?;
+    let database = &db.url;
+    let server = ServerProcess::start(database, args.workers)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let result = runtime.block_on(drive(&server.addr, &args, &database));
+    let result = runtime.block_on(drive(&server.addr, &args, database));
     let memory = server.peak_memory_mib();
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
     let summaries = result?;
     println!(
         "carebridge bench-transaction: {} clients, {} entries per Bundle, {} s per workload, database {}",
