@@ -183,6 +183,20 @@ fn shape_of(table: &str) -> u8 {
         .map_or(0, |i| i as u8 + 1)
 }
 
+const INSERT_VERSIONS: &str = "INSERT INTO resource_version (res_pk, res_type, res_id, version_id, last_updated, method, content) VALUES ";
+
+/// Adds one version's row to an INSERT that starts with [`INSERT_VERSIONS`].
+fn push_version(q: &mut Query, v: &NewVersion<'_>) {
+    q.push("(?, ?, ?, ?, ?, ?, ?)")
+        .bind(Bind::Int(v.res_pk))
+        .bind(Bind::Text(v.res_type.into()))
+        .bind(Bind::Text(v.res_id.into()))
+        .bind(Bind::Int(v.version_id))
+        .bind(Bind::Int(v.last_updated))
+        .bind(Bind::Text(v.method.into()))
+        .bind(Bind::OptText(v.content.map(str::to_string)));
+}
+
 /// The statement kind of the multi-row INSERT of new resources' versions.
 const VERSIONS_SHAPE: u8 = 10;
 /// The statement kind of the multi-row INSERT of existing resources' next versions.
@@ -502,16 +516,8 @@ macro_rules! impl_tx {
             }
 
             fn append_version(&mut self, v: &NewVersion<'_>) -> Result<(), StoreError> {
-                let mut q = Query::new(
-                    "INSERT INTO resource_version (res_pk, res_type, res_id, version_id, last_updated, method, content) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                );
-                q.bind(Bind::Int(v.res_pk))
-                    .bind(Bind::Text(v.res_type.into()))
-                    .bind(Bind::Text(v.res_id.into()))
-                    .bind(Bind::Int(v.version_id))
-                    .bind(Bind::Int(v.last_updated))
-                    .bind(Bind::Text(v.method.into()))
-                    .bind(Bind::OptText(v.content.map(str::to_string)));
+                let mut q = Query::new(INSERT_VERSIONS);
+                push_version(&mut q, v);
                 self.exec(&q).map(|_| ())
             }
 
@@ -538,20 +544,12 @@ macro_rules! impl_tx {
                     })?;
                 }
                 for chunk in pieces(items) {
-                    let mut q = Query::shaped(
-                        "INSERT INTO resource_version (res_pk, res_type, res_id, version_id, last_updated, method, content) VALUES ",
-                        NEXT_VERSIONS_SHAPE,
-                        chunk.len(),
-                    );
+                    let mut q = Query::shaped(INSERT_VERSIONS, NEXT_VERSIONS_SHAPE, chunk.len());
                     for (i, (v, _)) in chunk.iter().enumerate() {
-                        q.push(if i > 0 { ", (?, ?, ?, ?, ?, ?, ?)" } else { "(?, ?, ?, ?, ?, ?, ?)" });
-                        q.bind(Bind::Int(v.res_pk))
-                            .bind(Bind::Text(v.res_type.into()))
-                            .bind(Bind::Text(v.res_id.into()))
-                            .bind(Bind::Int(v.version_id))
-                            .bind(Bind::Int(v.last_updated))
-                            .bind(Bind::Text(v.method.into()))
-                            .bind(Bind::OptText(v.content.map(str::to_string)));
+                        if i > 0 {
+                            q.push(", ");
+                        }
+                        push_version(&mut q, v);
                     }
                     self.exec(&q)?;
                 }
@@ -600,11 +598,7 @@ macro_rules! impl_tx {
                     })
                     .collect::<Result<Vec<i64>, _>>()?;
                 for (chunk, pk_chunk) in pieces(items).zip(pieces(&pks)) {
-                    let mut q = Query::shaped(
-                        "INSERT INTO resource_version (res_pk, res_type, res_id, version_id, last_updated, method, content) VALUES ",
-                        VERSIONS_SHAPE,
-                        chunk.len(),
-                    );
+                    let mut q = Query::shaped(INSERT_VERSIONS, VERSIONS_SHAPE, chunk.len());
                     for (i, (r, pk)) in chunk.iter().zip(pk_chunk).enumerate() {
                         q.push(if i > 0 { ", (?, ?, ?, 1, ?, ?, ?)" } else { "(?, ?, ?, 1, ?, ?, ?)" });
                         q.bind(Bind::Int(*pk))
