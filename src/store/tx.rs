@@ -68,11 +68,15 @@ pub trait Tx {
     fn pairs(&mut self, q: &Query) -> Result<Vec<(String, String)>, StoreError>;
     /// Runs a statement that returns no rows.
     fn execute(&mut self, q: &Query) -> Result<usize, StoreError>;
-    /// A mark of everything written so far, where writers commit one at a time in key order
-    /// (SQLite): a version's key is then never below one already seen, so the same mark
-    /// twice means nothing was written in between. `None` where transactions may commit out
-    /// of key order (PostgreSQL), and nothing can be told from a key.
-    fn change_mark(&mut self) -> Result<Option<i64>, StoreError>;
+    /// A mark of everything committed so far: the same mark twice means nothing was
+    /// committed in between (a different one may still mean nothing was). SQLite: the newest
+    /// version key, as writers commit one at a time in key order and AUTOINCREMENT keys are
+    /// never reused. PostgreSQL, where sequence keys come before commit and say nothing of
+    /// its order: the current snapshot (`pg_current_snapshot()`). A commit either ends a
+    /// transaction the last mark listed as running or raises its xmax (one past the newest
+    /// completed transaction), so it changes the text; transactions anywhere in the cluster
+    /// do too, which only costs a second look.
+    fn change_mark(&mut self) -> Result<String, StoreError>;
 }
 
 #[derive(QueryableByName)]
@@ -410,7 +414,7 @@ fn history_query(q: &HistoryQuery) -> Query {
 }
 
 macro_rules! impl_tx {
-    ($tx:ident, $conn:ty, lock = $lock:expr, ordered_commits = $ordered:expr) => {
+    ($tx:ident, $conn:ty, lock = $lock:expr, mark = $mark:expr) => {
         /// A connection of this backend; `write` says whether heads are read for update.
         pub struct $tx<'c> {
             pub conn: &'c mut $conn,
@@ -651,13 +655,9 @@ macro_rules! impl_tx {
                 Ok(rows.into_iter().next().map(|r| r.n).unwrap_or(0))
             }
 
-            fn change_mark(&mut self) -> Result<Option<i64>, StoreError> {
-                if !$ordered {
-                    return Ok(None);
-                }
-                // A seek to the last key (MAX() under COALESCE would scan the table).
-                let q = Query::new("SELECT seq AS n FROM resource_version ORDER BY seq DESC LIMIT 1");
-                Ok(Some(self.keys(&q)?.first().copied().unwrap_or(0)))
+            fn change_mark(&mut self) -> Result<String, StoreError> {
+                let q = Query::new($mark);
+                Ok(self.pairs(&q)?.into_iter().next().map_or_else(String::new, |p| p.0))
             }
         }
     };
@@ -668,13 +668,12 @@ impl_tx!(
     SqliteConnection,
     // SQLite has no row locks; `Store::write` holds the database write lock instead.
     lock = "",
-    // One writer at a time, and AUTOINCREMENT keys never reused.
-    ordered_commits = true
+    // A seek to the last key (MAX() under COALESCE would scan the table).
+    mark = "SELECT CAST(seq AS TEXT) AS a, '' AS b FROM resource_version ORDER BY seq DESC LIMIT 1"
 );
-// A sequence hands out keys when rows are inserted, not when they commit.
 impl_tx!(
     PgTx,
     PgConnection,
     lock = " FOR UPDATE",
-    ordered_commits = false
+    mark = "SELECT pg_current_snapshot()::text AS a, '' AS b"
 );

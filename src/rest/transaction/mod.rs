@@ -143,7 +143,10 @@ fn transaction(
     // Resolve and prepare outside the write lock; inside it, check nothing moved meanwhile.
     // The mark is taken first: whatever is written after it changes it.
     let (mark, before) = if conditional {
-        store.read(|tx| Ok::<_, EntryError>((tx.change_mark()?, resolve(tx, &entries, base)?)))?
+        store.read(|tx| {
+            let mark = tx.change_mark()?;
+            Ok::<_, EntryError>((Some(mark), resolve(tx, &entries, base)?))
+        })?
     } else {
         (None, Resolution::default())
     };
@@ -158,7 +161,10 @@ fn transaction(
     let written = store.write(isolation, |tx| {
         log::debug!("transaction: write lock at {:?}", clock.elapsed());
         // Nothing written since the resolution (by the mark): it stands as it is.
-        let standing = mark.is_some() && tx.change_mark()? == mark;
+        let standing = match &mark {
+            Some(m) => tx.change_mark()? == *m,
+            None => false,
+        };
         let outcomes = if !conditional || standing {
             execute(tx, &entries, &prepared, &cx)?
         } else {
