@@ -22,7 +22,7 @@ pub use error::InteractionError;
 pub use incoming::Incoming;
 pub use patch::{conditional_patch, patch};
 pub use stamp::{format_instant, now_micros, parse_instant_range};
-pub use update::{decide, unchanged, update, update_from, Next, Updated};
+pub use update::{decide, unchanged, update, Next, Updated};
 pub use version::{as_new, next_version, write_version};
 
 use crate::store::StoredVersion;

@@ -23,19 +23,6 @@ pub fn update(
     if_match: Option<i64>,
 ) -> Result<Updated, InteractionError> {
     let head = tx.head(res_type, res_id)?;
-    update_from(tx, res_type, res_id, head, incoming, if_match)
-}
-
-/// [`update`] given the resource's head, read (and in a write transaction locked) already:
-/// a transaction reads all its updates' heads in a few statements ([`Tx::heads`]).
-pub fn update_from(
-    tx: &mut dyn Tx,
-    res_type: &str,
-    res_id: &str,
-    head: Option<Head>,
-    incoming: &Incoming,
-    if_match: Option<i64>,
-) -> Result<Updated, InteractionError> {
     match decide(tx, res_type, res_id, head, incoming, if_match)? {
         Next::Same(w) => Ok(w),
         Next::Write(head, incoming) => {
@@ -54,8 +41,9 @@ pub enum Next<'a> {
     Write(Option<Head>, Cow<'a, Incoming>),
 }
 
-/// Decides an update given the resource's head: If-Match, and whether the content differs
-/// from the current version.
+/// Decides an update given the resource's head, read (and in a write transaction locked)
+/// already: If-Match, and whether the content differs from the current version. A
+/// transaction reads its updates' heads together ([`Tx::heads`]) and writes them together.
 pub fn decide<'a>(
     tx: &mut dyn Tx,
     res_type: &str,

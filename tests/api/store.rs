@@ -276,3 +276,27 @@ storage_test!(index_rows_of_no_resource_undo_the_write, |srv| {
         .expect("reads")
         .is_some());
 });
+
+/// On SQLite a multi-row INSERT that an immediate foreign key could stop half-way keeps a
+/// statement journal (a temporary file of every page it changes); only deferred keys spare
+/// it (migration 5). Every foreign key of the schema must stay deferred, new tables' too.
+#[test]
+fn sqlite_foreign_keys_are_checked_at_commit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("fk.db").display());
+    let store = Store::open(&url, Some(1)).expect("store opens");
+    let tables = store
+        .read(|tx| {
+            tx.pairs(&carebridge::store::Query::new(
+                "SELECT name AS a, sql AS b FROM sqlite_master \
+                 WHERE type = 'table' AND sql LIKE '%REFERENCES%' ORDER BY name",
+            ))
+        })
+        .expect("reads the schema");
+    assert!(tables.len() >= 10, "versions and index tables: {tables:?}");
+    for (name, sql) in &tables {
+        let keys = sql.matches("REFERENCES").count();
+        let deferred = sql.matches("DEFERRABLE INITIALLY DEFERRED").count();
+        assert_eq!(keys, deferred, "{name}: {sql}");
+    }
+}
