@@ -102,7 +102,11 @@ impl ServerProcess {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let mut cmd = Command::new(exe);
         cmd.args(["serve", "--listen", &addr, "--database", database])
-            .env("RUST_LOG", "warn")
+            // The server's own log level: quiet unless asked, so the table stays readable.
+            .env(
+                "RUST_LOG",
+                std::env::var("CAREBRIDGE_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         if let Some(w) = workers {

@@ -3,8 +3,9 @@
 //! its commit returns, so every few transaction bundles one of them waits hundreds of
 //! milliseconds. Here a PASSIVE checkpoint (it blocks neither readers nor the writer) runs
 //! every interval instead, and the writer connection has automatic checkpoints turned off.
-//! Under a steady stream of writes a passive checkpoint may never catch the WAL up, so once
-//! the WAL passes a size limit a TRUNCATE checkpoint waits its turn and empties it.
+//! Under a steady stream of writes a passive checkpoint may never catch the WAL up (SQLite
+//! starts the WAL over only when a write begins with every frame copied), so once the WAL
+//! passes a size limit this thread asks the writer to start it over between two batches.
 
 use std::sync::Weak;
 
@@ -58,8 +59,8 @@ pub fn spawn(path: String, writer: Weak<GroupCommit>) {
                 diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").load(conn);
             match passive {
                 Ok(rows) if rows.first().is_some_and(|r| r.log > LIMIT) => {
-                    if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);") {
-                        log::debug!("WAL truncate: {e}");
+                    if let Some(w) = writer.upgrade() {
+                        w.want_wal_restart();
                     }
                 }
                 Ok(_) => {}
