@@ -1,5 +1,6 @@
 //! Group commit for SQLite: writers that arrive while another is writing join its transaction,
-//! each in a SAVEPOINT of its own (a failing one rolls back alone), and the last writer of the
+//! each after the first in a SAVEPOINT of its own (a failing one rolls back alone; a failing
+//! first writer rolls back the transaction, which holds only its work), and the last writer of the
 //! burst commits for all. No writer returns before the COMMIT that holds its work, so a
 //! response never reports what is not yet stored. SQLite admits one writer at a time; this
 //! makes that writer's commit serve many requests.
@@ -108,12 +109,33 @@ impl GroupCommit {
             b.size = 0;
         }
         let my_epoch = b.epoch;
-        let result = match Self::in_savepoint(b.conn.as_mut(), body) {
-            Ok(result) => result,
-            Err(e) => {
-                // The savepoint machinery itself failed: the batch cannot be trusted.
-                self.end(&mut b, Some(e.to_string()));
+        let result = if b.size == 0 {
+            // The first writer of a batch needs no savepoint: its work is all the transaction
+            // holds, so undoing it is a ROLLBACK. A savepoint makes SQLite copy every page
+            // the writer changes, as it was, into a journal file first.
+            let conn = b
+                .conn
+                .as_mut()
+                .ok_or_else(|| other("no writer connection"))?;
+            if let Err(e) = body(conn) {
+                if conn.batch_execute("ROLLBACK").is_err() {
+                    // Closing the connection ends whatever transaction it still holds.
+                    b.conn = None;
+                }
+                b.open = false;
                 return Err(e);
+            }
+            Ok(())
+        } else {
+            match Self::in_savepoint(b.conn.as_mut(), body) {
+                // A later writer's failure undid only its own savepoint: the batch goes on,
+                // and this writer still ends it if no one waits.
+                Ok(result) => result,
+                Err(e) => {
+                    // The savepoint machinery itself failed: the batch cannot be trusted.
+                    self.end(&mut b, Some(e.to_string()));
+                    return Err(e);
+                }
             }
         };
         b.size += 1;
@@ -248,6 +270,65 @@ mod tests {
             rows.first().map(|r| r.n),
             Some(202),
             "every write is still there"
+        );
+    }
+
+    fn count(path: &str) -> i64 {
+        let mut c = SqliteConnection::establish(path).expect("reader");
+        let rows: Vec<Count> = diesel::sql_query("SELECT count(*) AS n FROM t")
+            .load(&mut c)
+            .expect("count");
+        rows.first().map_or(-1, |r| r.n)
+    }
+
+    #[test]
+    fn a_failing_writer_undoes_only_its_own_work_first_in_its_batch_or_later() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("group.db").to_string_lossy().into_owned();
+        let writer = GroupCommit::new(&path, "PRAGMA journal_mode = WAL;");
+        let insert = |c: &mut SqliteConnection| c.batch_execute("INSERT INTO t VALUES (1)");
+        writer
+            .run(|c| c.batch_execute("CREATE TABLE t (v INTEGER)"))
+            .expect("table");
+        // Alone in its batch: the first writer runs without a savepoint.
+        let failed = writer.run(|c| {
+            insert(c)?;
+            Err(DieselError::RollbackTransaction)
+        });
+        assert!(failed.is_err());
+        assert_eq!(count(&path), 0, "the first writer's rows are undone");
+        writer.run(insert).expect("the next batch begins cleanly");
+        assert_eq!(count(&path), 1);
+        // Two in one batch: the first holds the transaction until the second waits on it.
+        let inside = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let first = s.spawn(|| {
+                writer.run(|c| {
+                    insert(c)?;
+                    inside.store(true, Ordering::SeqCst);
+                    while writer.waiting.load(Ordering::SeqCst) == 0 {
+                        std::thread::yield_now();
+                    }
+                    Ok(())
+                })
+            });
+            while !inside.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            let second = writer.run(|c| {
+                insert(c)?;
+                Err(DieselError::RollbackTransaction)
+            });
+            assert!(
+                second.is_err(),
+                "the second writer's own failure is reported"
+            );
+            assert!(first.join().expect("first writer").is_ok());
+        });
+        assert_eq!(
+            count(&path),
+            2,
+            "the first writer's row stays, the second's is undone"
         );
     }
 
