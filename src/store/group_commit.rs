@@ -312,7 +312,8 @@ mod tests {
                     Ok(())
                 })
             });
-            while !inside.load(Ordering::SeqCst) {
+            // (A first writer that failed before holding would end the wait, not hang it.)
+            while !inside.load(Ordering::SeqCst) && !first.is_finished() {
                 std::thread::yield_now();
             }
             let second = writer.run(|c| {

@@ -225,7 +225,8 @@ macro_rules! statement_for {
 }
 
 /// SQLite's INSERTs stop at a failing row and keep the rows before it (OR FAIL) rather than
-/// undo themselves (ABORT): a write that fails is undone whole by its SAVEPOINT anyway, and
+/// undo themselves (ABORT): a write that fails is undone whole anyway, by its group-commit
+/// SAVEPOINT or, first in its batch, by ROLLBACK, and
 /// an ABORT statement that writes many rows keeps a statement journal to undo itself, a
 /// temporary file as large as the pages it changes (the deferred foreign keys of migration
 /// 2026-11-23-000005 are its other half).
