@@ -66,6 +66,8 @@ async fn record(srv: &TestServer) -> Record {
     let obs = |date: &str| {
         json!({"resourceType": "Observation", "status": "final", "code": {"text": "PHQ-9"},
         "subject": {"reference": format!("Patient/{pid}")}, "performer": [{"reference": format!("Practitioner/{pr}")}],
+        // A reference to nothing stored adds nothing, and takes nothing away.
+        "basedOn": [{"reference": "ServiceRequest/not-stored"}],
         "effectiveDateTime": date, "valueInteger": 12})
     };
     let old_obs = srv.create(&obs("2020-03-01")).await;

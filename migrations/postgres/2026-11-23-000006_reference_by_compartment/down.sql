@@ -1,0 +1,1 @@
+DROP INDEX idx_reference_by_compartment;
