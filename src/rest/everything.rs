@@ -24,16 +24,6 @@ pub async fn instance(
 ) -> Result<HttpResponse, RestError> {
     let (rt, id) = address(&path.0, &path.1)?;
     only_patient(&rt)?;
-    let store = state.store.clone();
-    let pid = id.to_string();
-    let head = blocking(move || Ok(store.read(|tx| tx.head("Patient", &pid))?)).await?;
-    match head {
-        None => return Err(RestError::NotFound(format!("Patient/{id} is not known"))),
-        Some(h) if h.deleted => {
-            return Err(RestError::Gone(format!("Patient/{id} has been deleted")))
-        }
-        Some(_) => {}
-    }
     respond(req, Some(id.to_string()), state).await
 }
 
@@ -68,6 +58,14 @@ async fn respond(
     let store = state.store.clone();
     let query = e.clone();
     let page = blocking(move || Ok(everything(&store, &query, &Access::Unrestricted)?)).await?;
+    let id = patient.as_deref().unwrap_or_default();
+    let page = match page {
+        None => return Err(RestError::NotFound(format!("Patient/{id} is not known"))),
+        Some((Some(head), _)) if head.deleted => {
+            return Err(RestError::Gone(format!("Patient/{id} has been deleted")))
+        }
+        Some((_, page)) => page,
+    };
 
     let path = match &patient {
         Some(id) => format!("{}/Patient/{id}/$everything", state.base_url),

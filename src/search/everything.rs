@@ -6,7 +6,7 @@
 
 use super::access::Access;
 use super::compile::{in_list, CURRENT_COLUMNS};
-use crate::store::{Bind, Query, Store, StoreError, StoredVersion};
+use crate::store::{Bind, Head, Query, Store, StoreError, StoredVersion};
 
 #[derive(Debug, Clone, Default)]
 pub struct Everything {
@@ -31,31 +31,63 @@ pub struct Page {
     pub next: Option<i64>,
 }
 
-pub fn everything(store: &Store, e: &Everything, access: &Access) -> Result<Page, StoreError> {
+/// One page of the record. For one patient, `Ok(None)` when no such Patient is stored; its
+/// head is read in the page's own read, sparing a request a second connection checkout.
+pub fn everything(
+    store: &Store,
+    e: &Everything,
+    access: &Access,
+) -> Result<Option<(Option<Head>, Page)>, StoreError> {
     let postgres = store.backend_name() == "postgres";
-    let mut found = store.read(|tx| tx.search(&compile_everything(e, access, postgres)))?;
+    let found = store.read(|tx| {
+        let head = match &e.patient {
+            Some(id) => match tx.head("Patient", id)? {
+                None => return Ok(None),
+                Some(h) if h.deleted => return Ok(Some((Some(h), Vec::new()))),
+                h => h,
+            },
+            None => None,
+        };
+        let found = tx.search(&compile_everything(e, access, postgres))?;
+        Ok::<_, StoreError>(Some((head, found)))
+    })?;
+    let Some((head, mut found)) = found else {
+        return Ok(None);
+    };
     let more = found.len() as i64 > e.count;
     found.truncate(e.count as usize);
     let next = found.last().filter(|_| more).map(|v| v.seq);
-    Ok(Page {
-        resources: found,
-        next,
-    })
+    Ok(Some((
+        head,
+        Page {
+            resources: found,
+            next,
+        },
+    )))
 }
 
 /// The patients and their in-scope compartment members, as a subquery of keys. Keys may
 /// repeat (UNION ALL): `IN` and `= ANY` need no distinct set, and making one cost a hash of
 /// every key.
-fn core(e: &Everything, q: &mut Query) {
+///
+/// `after` leaves out the keys up to a page's cursor: on PostgreSQL each key left in costs a
+/// seek of the resource index, even below the cursor.
+fn core(e: &Everything, after: Option<i64>, q: &mut Query) {
     q.push("SELECT p.pk FROM resource p WHERE p.res_type = ?")
         .bind(Bind::Text("Patient".into()));
     if let Some(id) = &e.patient {
         q.push(" AND p.res_id = ?").bind(Bind::Text(id.clone()));
     }
+    if let Some(after) = after {
+        q.push(" AND p.pk > ?").bind(Bind::Int(after));
+    }
     q.push(" UNION ALL SELECT m.res_pk FROM compartment_member m WHERE 1 = 1");
     if let Some(id) = &e.patient {
         q.push(" AND m.compartment = ?")
             .bind(Bind::Text(id.clone()));
+    }
+    if let Some(after) = after {
+        q.push(" AND m.res_pk > ?").bind(Bind::Int(after));
     }
     if e.start.is_some() || e.end.is_some() {
         q.push(
@@ -85,7 +117,7 @@ pub fn compile_everything(e: &Everything, access: &Access, postgres: bool) -> Qu
          AND v.version_id = r.version_id WHERE r.deleted = ? AND r.pk{open}"
     ));
     q.bind(Bind::Bool(false));
-    core(e, &mut q);
+    core(e, e.after, &mut q);
     match &e.patient {
         Some(id) if postgres && e.start.is_none() && e.end.is_none() => {
             compartment_targets(id, &mut q)
@@ -124,8 +156,9 @@ fn member_targets(e: &Everything, postgres: bool, q: &mut Query) {
         " UNION ALL SELECT t.pk FROM idx_reference x JOIN resource t \
          ON t.res_type = x.target_type AND t.res_id = x.target_id WHERE x.res_pk"
     });
+    // Every member's references, those below the cursor too: their targets may lie above it.
     q.push(open);
-    core(e, q);
+    core(e, None, q);
     q.push(close);
     if postgres {
         q.push(")");

@@ -141,6 +141,30 @@ storage_test!(everything_pages_without_gaps_or_repeats, |srv| {
         .await
         .json();
     assert_eq!(first["entry"].as_array().map(Vec::len), Some(2));
+
+    // A resource stored after a member that references it lies past that member's cursor:
+    // the pages after the member still find it, with care dates given or not.
+    let late = srv
+        .create(&json!({"resourceType": "Practitioner", "name": [{"family": "Late"}]}))
+        .await;
+    let mut obs: Value = srv
+        .get(&format!("Observation/{}", rec.new_obs))
+        .await
+        .json();
+    obs["performer"] = json!([{"reference": format!("Practitioner/{late}")}]);
+    let put = srv.put(&format!("Observation/{}", rec.new_obs), &obs).await;
+    assert_eq!(put.status, 200);
+    for filter in ["", "&start=2022-01-01"] {
+        let paged = walk(
+            &srv,
+            &format!("Patient/{}/$everything?_count=1{filter}", rec.patient),
+        )
+        .await;
+        assert!(
+            paged.contains(&format!("Practitioner/{late}")),
+            "{filter}: {paged:?}"
+        );
+    }
 });
 
 storage_test!(everything_filters_by_care_dates_type_and_since, |srv| {
