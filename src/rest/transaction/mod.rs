@@ -127,7 +127,7 @@ fn transaction(
     also: &Also<'_>,
 ) -> Result<Vec<Outcome>, EntryError> {
     let clock = std::time::Instant::now();
-    let entries = raw
+    let mut entries = raw
         .into_iter()
         .enumerate()
         .map(|(i, mut e)| parse_entry(i, &mut e, base).map_err(|err| EntryError::new(i, err)))
@@ -151,7 +151,11 @@ fn transaction(
         (None, Resolution::default())
     };
     log::debug!("transaction: parsed and resolved at {:?}", clock.elapsed());
-    let prepared = prepare(&entries, &fresh, &before, policy)?;
+    // Without conditions nothing is resolved again under the lock, so nothing is prepared
+    // again: the resources move out of their entries instead of being copied (a copy and a
+    // drop of every resource's tree, 4-5% of the server's CPU under ingest).
+    let moved = (!conditional).then(|| entries.iter_mut().map(|e| e.resource.take()).collect());
+    let prepared = prepare(&entries, moved, &fresh, &before, policy)?;
     log::debug!("transaction: prepared at {:?}", clock.elapsed());
     let isolation = if conditional {
         Isolation::Conditional
@@ -173,7 +177,7 @@ fn transaction(
             if now == before {
                 execute(tx, &entries, &prepared, &cx)?
             } else {
-                let redone = prepare(&entries, &fresh, &now, policy)?;
+                let redone = prepare(&entries, None, &fresh, &now, policy)?;
                 execute(tx, &entries, &redone, &cx)?
             }
         };
@@ -205,7 +209,7 @@ fn batch_entry(
     };
     let run = |tx: &mut dyn crate::store::Tx| -> Result<Outcome, EntryError> {
         let res = resolve(tx, one, base)?;
-        let prepared = prepare(one, &fresh, &res, policy)?;
+        let prepared = prepare(one, None, &fresh, &res, policy)?;
         let mut out = execute(tx, one, &prepared, &cx)?;
         out.pop()
             .ok_or_else(|| EntryError::new(index, RestError::Internal("no outcome".into())))

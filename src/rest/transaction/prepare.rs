@@ -35,8 +35,12 @@ pub fn fresh_ids(entries: &[Entry]) -> HashMap<usize, ResourceId> {
         .collect()
 }
 
+/// Works out what each entry writes. `moved` holds the entries' resources taken out of them
+/// (one per entry, in order), for a transaction that will not prepare again; without it each
+/// resource is copied from its entry, which stays whole for a second preparation.
 pub fn prepare(
     entries: &[Entry],
+    moved: Option<Vec<Option<Value>>>,
     fresh: &HashMap<usize, ResourceId>,
     res: &Resolution,
     policy: &Policy,
@@ -78,15 +82,17 @@ pub fn prepare(
         }
         out.ids.insert(e.index, id);
     }
-    let incoming = |e: &Entry| -> Result<Option<Incoming>, EntryError> {
-        let (Some(resource), Some(rt)) = (&e.resource, e.res_type()) else {
+    let incoming = |(e, body): (&Entry, Option<Value>)| -> Result<Option<Incoming>, EntryError> {
+        let Some(rt) = e.res_type() else {
             return Ok(None);
         };
         // A conditional create that found its resource writes nothing.
         if e.method == Method::Post && res.matched.get(&e.index).is_some_and(Option::is_some) {
             return Ok(None);
         }
-        let mut r: Value = resource.clone();
+        let Some(mut r) = body.or_else(|| e.resource.clone()) else {
+            return Ok(None);
+        };
         rewrite(&mut r, &map).map_err(|m| EntryError::new(e.index, RestError::BadRequest(m)))?;
         policy
             .enforce(&r)
@@ -115,7 +121,11 @@ pub fn prepare(
         Ok(Some(incoming))
     };
     // The first failing entry in bundle order is the one reported, as when run in order.
-    let results = on_every_core(entries, incoming);
+    let items: Vec<(&Entry, Option<Value>)> = match moved {
+        Some(bodies) => entries.iter().zip(bodies).collect(),
+        None => entries.iter().map(|e| (e, None)).collect(),
+    };
+    let results = on_every_core(items, incoming);
     for (e, result) in entries.iter().zip(results) {
         if let Some(incoming) = result? {
             out.incoming.insert(e.index, incoming);
@@ -130,20 +140,26 @@ pub fn prepare(
 /// keep the other cores busy.
 const PARALLEL_FROM: usize = 1000;
 
-/// `f` of every entry, in order; across the machine's cores when there are many entries.
-fn on_every_core<R: Send>(entries: &[Entry], f: impl Fn(&Entry) -> R + Sync) -> Vec<R> {
+/// `f` of every item, in order; across the machine's cores when there are many.
+fn on_every_core<T: Send, R: Send>(mut items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if entries.len() < PARALLEL_FROM || cores < 2 {
-        return entries.iter().map(f).collect();
+    if items.len() < PARALLEL_FROM || cores < 2 {
+        return items.into_iter().map(f).collect();
     }
-    let chunk = entries.len().div_ceil(cores);
+    let chunk = items.len().div_ceil(cores);
+    let mut parts = Vec::with_capacity(cores);
+    while items.len() > chunk {
+        let rest = items.split_off(chunk);
+        parts.push(std::mem::replace(&mut items, rest));
+    }
+    parts.push(items);
     let f = &f;
     std::thread::scope(|s| {
-        let parts: Vec<_> = entries
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+        let running: Vec<_> = parts
+            .into_iter()
+            .map(|part| s.spawn(move || part.into_iter().map(f).collect::<Vec<R>>()))
             .collect();
-        parts
+        running
             .into_iter()
             .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
