@@ -205,9 +205,20 @@ macro_rules! statement_for {
                 }
                 None => &q.sql,
             };
-            let mut parts = sql.split('?');
-            out.push_sql(parts.next().unwrap_or(""));
-            for (bind, part) in q.binds.iter().zip(parts) {
+            // Text and binds interleave at each `?`. diesel walks a statement two or three
+            // times each run; a byte loop finds the 400 placeholders of a 100-row INSERT in a
+            // fraction of what `split('?')` took (a memchr call for every gap of three bytes).
+            let mut binds = q.binds.iter();
+            let mut start = 0;
+            for (at, byte) in sql.bytes().enumerate() {
+                if byte != b'?' {
+                    continue;
+                }
+                out.push_sql(&sql[start..at]);
+                start = at + 1;
+                let Some(bind) = binds.next() else {
+                    return Ok(());
+                };
                 match bind {
                     Bind::Text(s) => out.push_bind_param::<Text, String>(s)?,
                     Bind::OptText(s) => out.push_bind_param::<Nullable<Text>, Option<String>>(s)?,
@@ -217,8 +228,8 @@ macro_rules! statement_for {
                     Bind::OptFloat(f) => out.push_bind_param::<Nullable<Double>, Option<f64>>(f)?,
                     Bind::Bool(b) => out.push_bind_param::<Bool, bool>(b)?,
                 }
-                out.push_sql(part);
             }
+            out.push_sql(&sql[start..]);
             Ok(())
         }
     };
@@ -255,6 +266,17 @@ mod tests {
         assert!(pg.starts_with("a = $1 AND b IN ($2, $3)"), "{pg}");
         let lite = debug_query::<Sqlite, _>(&Statement(&q)).to_string();
         assert!(lite.starts_with("a = ? AND b IN (?, ?)"), "{lite}");
+    }
+
+    #[test]
+    fn text_at_either_end_of_the_placeholders_is_kept() {
+        let mut q = Query::new("? = a OR (b, c) = (?, ?)");
+        q.bind(Bind::Int(1)).bind(Bind::Int(2)).bind(Bind::Int(3));
+        let pg = debug_query::<Pg, _>(&Statement(&q)).to_string();
+        assert!(pg.starts_with("$1 = a OR (b, c) = ($2, $3) --"), "{pg}");
+        let plain = Query::new("SELECT 1");
+        let lite = debug_query::<Sqlite, _>(&Statement(&plain)).to_string();
+        assert!(lite.starts_with("SELECT 1 --"), "{lite}");
     }
 
     #[test]
