@@ -15,7 +15,7 @@ use crate::fhir::format::Format;
 use crate::fhir::summary::View;
 use crate::fhir::ResourceType;
 use crate::interaction::parse_instant_range;
-use crate::search::{everything, Access, Everything, DEFAULT_COUNT};
+use crate::search::{everything, Access, Everything, Record, DEFAULT_COUNT};
 
 pub async fn instance(
     req: HttpRequest,
@@ -57,14 +57,12 @@ async fn respond(
     e.patient = patient.clone();
     let store = state.store.clone();
     let query = e.clone();
-    let page = blocking(move || Ok(everything(&store, &query, &Access::Unrestricted)?)).await?;
+    let record = blocking(move || Ok(everything(&store, &query, &Access::Unrestricted)?)).await?;
     let id = patient.as_deref().unwrap_or_default();
-    let page = match page {
-        None => return Err(RestError::NotFound(format!("Patient/{id} is not known"))),
-        Some((Some(head), _)) if head.deleted => {
-            return Err(RestError::Gone(format!("Patient/{id} has been deleted")))
-        }
-        Some((_, page)) => page,
+    let page = match record {
+        Record::Page(page) => page,
+        Record::Unknown => return Err(RestError::NotFound(format!("Patient/{id} is not known"))),
+        Record::Deleted => return Err(RestError::Gone(format!("Patient/{id} has been deleted"))),
     };
 
     let path = match &patient {

@@ -6,7 +6,7 @@
 
 use super::access::Access;
 use super::compile::{in_list, CURRENT_COLUMNS};
-use crate::store::{Bind, Head, Query, Store, StoreError, StoredVersion};
+use crate::store::{Bind, Query, Store, StoreError, StoredVersion};
 
 #[derive(Debug, Clone, Default)]
 pub struct Everything {
@@ -31,39 +31,40 @@ pub struct Page {
     pub next: Option<i64>,
 }
 
-/// One page of the record. For one patient, `Ok(None)` when no such Patient is stored; its
-/// head is read in the page's own read, sparing a request a second connection checkout.
-pub fn everything(
-    store: &Store,
-    e: &Everything,
-    access: &Access,
-) -> Result<Option<(Option<Head>, Page)>, StoreError> {
+/// What a read of the record finds.
+pub enum Record {
+    Page(Page),
+    /// The one patient asked for is not stored.
+    Unknown,
+    /// The one patient asked for is deleted.
+    Deleted,
+}
+
+/// One page of the record. For one patient, its head is read in the page's own read, sparing
+/// a request a second connection checkout.
+pub fn everything(store: &Store, e: &Everything, access: &Access) -> Result<Record, StoreError> {
     let postgres = store.backend_name() == "postgres";
     let found = store.read(|tx| {
-        let head = match &e.patient {
-            Some(id) => match tx.head("Patient", id)? {
-                None => return Ok(None),
-                Some(h) if h.deleted => return Ok(Some((Some(h), Vec::new()))),
-                h => h,
-            },
-            None => None,
-        };
-        let found = tx.search(&compile_everything(e, access, postgres))?;
-        Ok::<_, StoreError>(Some((head, found)))
+        if let Some(id) = &e.patient {
+            match tx.head("Patient", id)? {
+                None => return Ok(Err(Record::Unknown)),
+                Some(h) if h.deleted => return Ok(Err(Record::Deleted)),
+                Some(_) => {}
+            }
+        }
+        Ok::<_, StoreError>(Ok(tx.search(&compile_everything(e, access, postgres))?))
     })?;
-    let Some((head, mut found)) = found else {
-        return Ok(None);
+    let mut found = match found {
+        Ok(found) => found,
+        Err(absent) => return Ok(absent),
     };
     let more = found.len() as i64 > e.count;
     found.truncate(e.count as usize);
     let next = found.last().filter(|_| more).map(|v| v.seq);
-    Ok(Some((
-        head,
-        Page {
-            resources: found,
-            next,
-        },
-    )))
+    Ok(Record::Page(Page {
+        resources: found,
+        next,
+    }))
 }
 
 /// The patients and their in-scope compartment members, as a subquery of keys. Keys may

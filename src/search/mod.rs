@@ -25,7 +25,7 @@ pub use compile::{
     compile_by_ids, compile_by_keys, compile_count, compile_keys, compile_page,
     compile_referencing, compile_snapshot_page, compile_targets,
 };
-pub use everything::{everything, Everything, Page};
+pub use everything::{everything, Everything, Page, Record};
 pub use execute::{run, run_in, NextPage, SearchResult};
 pub use extract::index_rows;
 pub use hash::param_hash;

@@ -262,15 +262,7 @@ mod tests {
         let (after, next_seq) = wal(&path);
         assert_eq!(next_seq, seq + 1, "the WAL started over");
         assert_eq!(after, longer, "its blocks are written again, not added to");
-        let mut c = SqliteConnection::establish(&path).expect("reader");
-        let rows: Vec<Count> = diesel::sql_query("SELECT count(*) AS n FROM t")
-            .load(&mut c)
-            .expect("count");
-        assert_eq!(
-            rows.first().map(|r| r.n),
-            Some(202),
-            "every write is still there"
-        );
+        assert_eq!(count(&path), 202, "every write is still there");
     }
 
     fn count(path: &str) -> i64 {
