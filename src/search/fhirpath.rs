@@ -252,17 +252,22 @@ impl Expression {
         })
     }
 
+    /// The expression with only the paths that apply to `res_type`: the registry keeps one
+    /// per (type, parameter), so evaluating `patient` on an Observation does not compare
+    /// the roots of the thirty other types' paths HL7's expression lists.
+    pub fn narrowed_to(&self, res_type: &str) -> Expression {
+        Expression(self.paths_for(res_type).cloned().collect())
+    }
+
     /// Evaluates a relative expression (a composite's component, `value.ofType(Quantity)`)
     /// from a node another expression selected: its first name is a child of that node.
     pub fn evaluate_from<'v>(&self, node: &Node<'v>) -> Vec<Node<'v>> {
         let model = ElementModel::r4();
         let mut out = Vec::new();
         for path in &self.0 {
-            let mut nodes = children(model, node, &path.root);
-            for step in &path.steps {
-                nodes = apply(model, step, nodes);
-            }
-            out.extend(nodes);
+            let mut roots = Vec::new();
+            each_child(model, node, &path.root, &mut |child| roots.push(child));
+            select(model, roots, &path.steps, &mut out);
         }
         out
     }
@@ -292,15 +297,12 @@ impl Expression {
                     continue;
                 }
             }
-            let mut nodes = vec![Node {
+            let start = Node {
                 value: resource,
                 context: rt,
                 type_name: rt,
-            }];
-            for step in &path.steps {
-                nodes = apply(model, step, nodes);
-            }
-            out.extend(nodes);
+            };
+            select(model, Some(start), &path.steps, &mut out);
         }
         out
     }
@@ -348,31 +350,62 @@ pub struct Node<'v> {
     pub type_name: &'v str,
 }
 
-fn apply<'v>(model: &'v ElementModel, step: &Step, nodes: Vec<Node<'v>>) -> Vec<Node<'v>> {
-    match step {
-        Step::Child(name) => nodes
-            .iter()
-            .flat_map(|n| children(model, n, name))
-            .collect(),
-        Step::OfType(t) => nodes
-            .into_iter()
-            .filter(|n| n.type_name.eq_ignore_ascii_case(t))
-            .collect(),
-        Step::ResolvesTo(t) => nodes
-            .into_iter()
-            .filter(|n| {
-                n.value
-                    .get("reference")
-                    .and_then(Value::as_str)
-                    .and_then(reference_type)
-                    .is_some_and(|rt| rt == t)
-            })
-            .collect(),
-        Step::Index(i) => nodes.into_iter().nth(*i).into_iter().collect(),
-        Step::FieldEquals(field, lit) => nodes
-            .into_iter()
-            .filter(|n| n.value.get(field).and_then(Value::as_str) == Some(lit.as_str()))
-            .collect(),
+/// Adds to `out` what `steps` select from `nodes`, in document order. `[n]` picks from all
+/// that the steps before it selected; up to it, and after it, each node goes through the
+/// steps on its own ([`follow`]).
+fn select<'v>(
+    model: &'v ElementModel,
+    nodes: impl IntoIterator<Item = Node<'v>>,
+    steps: &[Step],
+    out: &mut Vec<Node<'v>>,
+) {
+    let Some(at) = steps.iter().position(|s| matches!(s, Step::Index(_))) else {
+        for node in nodes {
+            follow(model, node, steps, out);
+        }
+        return;
+    };
+    let mut before = Vec::new();
+    for node in nodes {
+        follow(model, node, &steps[..at], &mut before);
+    }
+    let picked = match steps[at] {
+        Step::Index(i) => before.into_iter().nth(i),
+        _ => None,
+    };
+    select(model, picked, &steps[at + 1..], out);
+}
+
+/// Adds to `out` what `steps` (none of them `[n]`) select from `node`, depth first.
+/// Indexing evaluates every parameter of every incoming resource: each step hands its nodes
+/// straight to the next rather than gathering them in a list of its own.
+fn follow<'v>(model: &'v ElementModel, node: Node<'v>, steps: &[Step], out: &mut Vec<Node<'v>>) {
+    let Some((step, rest)) = steps.split_first() else {
+        out.push(node);
+        return;
+    };
+    let keep = match step {
+        Step::Child(name) => {
+            each_child(model, &node, name, &mut |child| {
+                follow(model, child, rest, out)
+            });
+            return;
+        }
+        // `select` cuts paths at `[n]`, so none reaches here.
+        Step::Index(_) => true,
+        Step::OfType(t) => node.type_name.eq_ignore_ascii_case(t),
+        Step::ResolvesTo(t) => node
+            .value
+            .get("reference")
+            .and_then(Value::as_str)
+            .and_then(reference_type)
+            .is_some_and(|rt| rt == t),
+        Step::FieldEquals(field, lit) => {
+            node.value.get(field).and_then(Value::as_str) == Some(lit.as_str())
+        }
+    };
+    if keep {
+        follow(model, node, rest, out);
     }
 }
 
@@ -390,31 +423,38 @@ pub fn reference_type(reference: &str) -> Option<&str> {
     ElementModel::r4().is_resource_type(t).then_some(t)
 }
 
-fn children<'v>(model: &'v ElementModel, node: &Node<'v>, name: &str) -> Vec<Node<'v>> {
+/// Calls `found` with each child `name` of `node` (each item of an array), or each choice of
+/// it (`value` finds `valueQuantity`, `valueString`, …), with its type.
+fn each_child<'v>(
+    model: &'v ElementModel,
+    node: &Node<'v>,
+    name: &str,
+    found: &mut dyn FnMut(Node<'v>),
+) {
     let Value::Object(obj) = node.value else {
-        return Vec::new();
+        return;
     };
-    let mut out = Vec::new();
-    let mut push = |v: &'v Value, context: &'v str, type_name: &'v str| match v {
-        Value::Array(items) => out.extend(items.iter().filter(|i| !i.is_null()).map(|i| Node {
-            value: i,
+    let mut push = |v: &'v Value, context: &'v str, type_name: &'v str| {
+        let node = |value| Node {
+            value,
             context,
             type_name,
-        })),
-        v => out.push(Node {
-            value: v,
-            context,
-            type_name,
-        }),
+        };
+        match v {
+            Value::Array(items) => items
+                .iter()
+                .filter(|i| !i.is_null())
+                .for_each(|i| found(node(i))),
+            v => found(node(v)),
+        }
     };
     if let Some(v) = obj.get(name) {
         if let Some(child) = model.child(node.context, name) {
             let type_name = child.def.types.first().map_or("", String::as_str);
             push(v, context_name(&child.kind), type_name);
         }
-        return out;
+        return;
     }
-    // A choice element: `value` selects `valueQuantity`, `valueString`, …
     for (key, v) in obj {
         if key.len() > name.len()
             && key.starts_with(name)
@@ -434,7 +474,6 @@ fn children<'v>(model: &'v ElementModel, node: &Node<'v>, name: &str) -> Vec<Nod
             }
         }
     }
-    out
 }
 
 /// The model context a value of this kind has its children under.
@@ -475,6 +514,40 @@ mod tests {
         assert!(
             Expression::parse("Patient.deceased.exists() and Patient.deceased != false").is_err()
         );
+    }
+
+    #[test]
+    fn an_index_picks_from_everything_selected_before_it() {
+        let p = json!({"resourceType": "Patient", "name": [
+            {"family": "A", "given": ["a1", "a2"]}, {"family": "B", "given": ["b1"]}]});
+        let texts = |expr: &str| -> Vec<String> {
+            Expression::parse(expr)
+                .expect("parses")
+                .evaluate(&p)
+                .iter()
+                .map(|n| n.value.to_string())
+                .collect()
+        };
+        assert_eq!(texts("Patient.name[1].given"), vec!["\"b1\""]);
+        // The third given name of all the patient's names, though no name has three.
+        assert_eq!(texts("Patient.name.given[2]"), vec!["\"b1\""]);
+        assert_eq!(texts("Patient.name.given[3]"), Vec::<String>::new());
+        assert_eq!(
+            texts("Patient.name.given"),
+            vec!["\"a1\"", "\"a2\"", "\"b1\""]
+        );
+    }
+
+    #[test]
+    fn narrowing_keeps_the_paths_of_the_type_and_of_every_resource() {
+        let e =
+            Expression::parse("Patient.name | Practitioner.name | Resource.id").expect("parses");
+        let roots = |e: &Expression| e.0.iter().map(|p| p.root.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            roots(&e.narrowed_to("Practitioner")),
+            vec!["Practitioner", "Resource"]
+        );
+        assert_eq!(roots(&e.narrowed_to("Observation")), vec!["Resource"]);
     }
 
     #[test]

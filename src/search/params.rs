@@ -376,7 +376,7 @@ impl Registry {
                     code: p.code.clone(),
                     url: p.url.clone(),
                     param_type,
-                    expression: expression.clone(),
+                    expression: expression.narrowed_to(&base),
                     targets: p.target.clone(),
                     components: components.clone(),
                     hash: param_hash(key_type, &p.code),
