@@ -9,7 +9,10 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{QueryableByName, RunQueryDsl};
 
 use super::sql::{pieces, run_statement, Bind, Query, Statement};
-use super::{Head, HistoryQuery, IndexRows, NewResource, NewVersion, StoreError, StoredVersion};
+use super::{
+    CompositeRow, DateRow, Head, HistoryQuery, IndexRows, NewResource, NewVersion, NumberRow,
+    QuantityRow, ReferenceRow, StoreError, StoredVersion, StringRow, TokenRow, UriRow,
+};
 
 /// One connection's worth of storage statements; inside `Store::write` all of them belong to
 /// one database transaction.
@@ -206,157 +209,144 @@ const VERSIONS_SHAPE: u8 = 10;
 /// The statement kind of the multi-row INSERT of existing resources' next versions.
 const NEXT_VERSIONS_SHAPE: u8 = 11;
 
+/// An index table's row: its table, its columns after `res_pk, param, compartment`, and how
+/// it binds them.
+trait IndexRow {
+    const TABLE: &'static str;
+    const COLUMNS: &'static str;
+    fn param(&self) -> i64;
+    fn bind_columns(&self, q: &mut Query);
+}
+
+fn text(s: &Option<String>) -> Bind {
+    Bind::OptText(s.clone())
+}
+
+macro_rules! index_row {
+    ($row:ty, $table:literal, $columns:literal, |$r:ident, $q:ident| $bind:expr) => {
+        impl IndexRow for $row {
+            const TABLE: &'static str = $table;
+            const COLUMNS: &'static str = $columns;
+            fn param(&self) -> i64 {
+                self.param
+            }
+            fn bind_columns(&self, $q: &mut Query) {
+                let $r = self;
+                $bind;
+            }
+        }
+    };
+}
+
+index_row!(
+    StringRow,
+    "idx_string",
+    "value_norm, value_exact",
+    |r, q| q
+        .bind(Bind::Text(r.value_norm.clone()))
+        .bind(Bind::Text(r.value_exact.clone()))
+);
+index_row!(TokenRow, "idx_token", "system, code, text_norm", |r, q| q
+    .bind(text(&r.system))
+    .bind(text(&r.code))
+    .bind(text(&r.text_norm)));
+index_row!(DateRow, "idx_date", "low, high", |r, q| q
+    .bind(Bind::Int(r.low))
+    .bind(Bind::Int(r.high)));
+index_row!(NumberRow, "idx_number", "value", |r, q| q
+    .bind(Bind::Float(r.value)));
+index_row!(
+    QuantityRow,
+    "idx_quantity",
+    "system, code, unit, value",
+    |r, q| q
+        .bind(text(&r.system))
+        .bind(text(&r.code))
+        .bind(text(&r.unit))
+        .bind(Bind::Float(r.value))
+);
+index_row!(
+    ReferenceRow,
+    "idx_reference",
+    "target_type, target_id, url",
+    |r, q| q
+        .bind(text(&r.target_type))
+        .bind(text(&r.target_id))
+        .bind(text(&r.url))
+);
+index_row!(UriRow, "idx_uri", "value", |r, q| q
+    .bind(Bind::Text(r.value.clone())));
+index_row!(
+    CompositeRow,
+    "idx_composite",
+    "code_system, code, value_system, value_code, number, date_low, date_high, text_norm",
+    |r, q| q
+        .bind(text(&r.code_system))
+        .bind(text(&r.code))
+        .bind(text(&r.value_system))
+        .bind(text(&r.value_code))
+        .bind(Bind::OptFloat(r.number))
+        .bind(Bind::OptInt(r.date_low))
+        .bind(Bind::OptInt(r.date_high))
+        .bind(text(&r.text_norm))
+);
+
+/// Adds the multi-row INSERTs of one index table's rows to `out`: each row once per
+/// compartment of its resource, its values bound straight from the row.
+fn index_table<R: IndexRow>(
+    out: &mut Vec<Query>,
+    items: &[(i64, &IndexRows)],
+    rows_of: fn(&IndexRows) -> &[R],
+) {
+    let width = R::COLUMNS.split(',').count() + 3;
+    let placeholders = format!("({})", vec!["?"; width].join(", "));
+    let mut all: Vec<(i64, Option<&String>, &R)> = Vec::new();
+    for (pk, rows) in items {
+        let own = rows_of(rows);
+        if rows.compartments.is_empty() {
+            all.extend(own.iter().map(|r| (*pk, None, r)));
+        } else {
+            for c in &rows.compartments {
+                all.extend(own.iter().map(|r| (*pk, Some(c), r)));
+            }
+        }
+    }
+    for chunk in pieces(&all) {
+        let mut q = Query::shaped(
+            format!(
+                "INSERT INTO {} (res_pk, param, compartment, {}) VALUES ",
+                R::TABLE,
+                R::COLUMNS
+            ),
+            shape_of(R::TABLE),
+            chunk.len(),
+        );
+        for (i, (pk, c, r)) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push(&placeholders);
+            q.bind(Bind::Int(*pk))
+                .bind(Bind::Int(r.param()))
+                .bind(Bind::OptText(c.cloned()));
+            r.bind_columns(&mut q);
+        }
+        out.push(q);
+    }
+}
+
 /// Multi-row INSERTs for every index row of the given resources (key, rows), each row once
 /// per compartment of its resource.
 fn index_inserts(items: &[(i64, &IndexRows)]) -> Vec<Query> {
     let mut out = Vec::new();
-    let mut table = |name: &str, columns: &str, values: &dyn Fn(&IndexRows) -> Vec<Vec<Bind>>| {
-        let width = columns.split(',').count() + 3;
-        let placeholders = format!("({})", vec!["?"; width].join(", "));
-        let mut all: Vec<(i64, Option<&String>, Vec<Bind>)> = Vec::new();
-        for (pk, rows) in items {
-            let values = values(rows);
-            if rows.compartments.is_empty() {
-                all.extend(values.into_iter().map(|v| (*pk, None, v)));
-            } else {
-                for c in &rows.compartments {
-                    all.extend(values.iter().map(|v| (*pk, Some(c), v.clone())));
-                }
-            }
-        }
-        for chunk in pieces(&all) {
-            let mut q = Query::shaped(
-                format!("INSERT INTO {name} (res_pk, param, compartment, {columns}) VALUES "),
-                shape_of(name),
-                chunk.len(),
-            );
-            for (i, (pk, c, v)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.push(&placeholders);
-                q.bind(Bind::Int(*pk));
-                let mut v = v.iter().cloned();
-                if let Some(param) = v.next() {
-                    q.bind(param);
-                }
-                q.bind(Bind::OptText(c.cloned()));
-                for b in v {
-                    q.bind(b);
-                }
-            }
-            out.push(q);
-        }
-    };
-    let t = |s: &Option<String>| Bind::OptText(s.clone());
-    table(
-        "idx_string",
-        "value_norm, value_exact",
-        &|rows: &IndexRows| {
-            rows.strings
-                .iter()
-                .map(|r| {
-                    vec![
-                        Bind::Int(r.param),
-                        Bind::Text(r.value_norm.clone()),
-                        Bind::Text(r.value_exact.clone()),
-                    ]
-                })
-                .collect()
-        },
-    );
-    table(
-        "idx_token",
-        "system, code, text_norm",
-        &|rows: &IndexRows| {
-            rows.tokens
-                .iter()
-                .map(|r| {
-                    vec![
-                        Bind::Int(r.param),
-                        t(&r.system),
-                        t(&r.code),
-                        t(&r.text_norm),
-                    ]
-                })
-                .collect()
-        },
-    );
-    table("idx_date", "low, high", &|rows: &IndexRows| {
-        rows.dates
-            .iter()
-            .map(|r| vec![Bind::Int(r.param), Bind::Int(r.low), Bind::Int(r.high)])
-            .collect()
-    });
-    table("idx_number", "value", &|rows: &IndexRows| {
-        rows.numbers
-            .iter()
-            .map(|r| vec![Bind::Int(r.param), Bind::Float(r.value)])
-            .collect()
-    });
-    table(
-        "idx_quantity",
-        "system, code, unit, value",
-        &|rows: &IndexRows| {
-            rows.quantities
-                .iter()
-                .map(|r| {
-                    vec![
-                        Bind::Int(r.param),
-                        t(&r.system),
-                        t(&r.code),
-                        t(&r.unit),
-                        Bind::Float(r.value),
-                    ]
-                })
-                .collect()
-        },
-    );
-    table(
-        "idx_reference",
-        "target_type, target_id, url",
-        &|rows: &IndexRows| {
-            rows.references
-                .iter()
-                .map(|r| {
-                    vec![
-                        Bind::Int(r.param),
-                        t(&r.target_type),
-                        t(&r.target_id),
-                        t(&r.url),
-                    ]
-                })
-                .collect()
-        },
-    );
-    table("idx_uri", "value", &|rows: &IndexRows| {
-        rows.uris
-            .iter()
-            .map(|r| vec![Bind::Int(r.param), Bind::Text(r.value.clone())])
-            .collect()
-    });
-    table(
-        "idx_composite",
-        "code_system, code, value_system, value_code, number, date_low, date_high, text_norm",
-        &|rows: &IndexRows| {
-            rows.composites
-                .iter()
-                .map(|r| {
-                    vec![
-                        Bind::Int(r.param),
-                        t(&r.code_system),
-                        t(&r.code),
-                        t(&r.value_system),
-                        t(&r.value_code),
-                        Bind::OptFloat(r.number),
-                        Bind::OptInt(r.date_low),
-                        Bind::OptInt(r.date_high),
-                        t(&r.text_norm),
-                    ]
-                })
-                .collect()
-        },
-    );
+    index_table(&mut out, items, |r| &r.strings);
+    index_table(&mut out, items, |r| &r.tokens);
+    index_table(&mut out, items, |r| &r.dates);
+    index_table(&mut out, items, |r| &r.numbers);
+    index_table(&mut out, items, |r| &r.quantities);
+    index_table(&mut out, items, |r| &r.references);
+    index_table(&mut out, items, |r| &r.uris);
+    index_table(&mut out, items, |r| &r.composites);
     let members: Vec<(i64, &String)> = items
         .iter()
         .flat_map(|(pk, rows)| rows.compartments.iter().map(move |c| (*pk, c)))
