@@ -3,7 +3,7 @@
 //! for. Stored JSON is spliced in as it is, as searchsets are.
 
 use actix_web::http::StatusCode;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::super::error::RestError;
 use super::super::negotiate::{Prefer, Return};
@@ -12,6 +12,35 @@ use super::execute::Outcome;
 use crate::fhir::outcome::operation_outcome;
 use crate::fhir::{Issue, IssueType, Severity};
 use crate::interaction::{format_instant, now_micros};
+
+/// Writes the members of one JSON object, a comma before each but the first.
+#[derive(Default)]
+struct Fields {
+    any: bool,
+}
+
+impl Fields {
+    fn key(&mut self, out: &mut Vec<u8>, key: &str) {
+        if self.any {
+            out.push(b',');
+        }
+        self.any = true;
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+    }
+
+    fn raw(&mut self, out: &mut Vec<u8>, key: &str, json: &[u8]) {
+        self.key(out, key);
+        out.extend_from_slice(json);
+    }
+
+    fn string(&mut self, out: &mut Vec<u8>, key: &str, value: &str) {
+        self.key(out, key);
+        // Escaping into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, value);
+    }
+}
 
 fn status_line(s: StatusCode) -> String {
     format!("{} {}", s.as_u16(), s.canonical_reason().unwrap_or(""))
@@ -36,40 +65,42 @@ pub fn response_bundle(
     }
     out.pop();
     out.extend_from_slice(b",\"entry\":[");
+    // Each entry is written straight into the body: a 100-entry response built as maps of
+    // JSON values cost 5% of a transaction's instructions (callgrind).
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.push(b'{');
-        let mut response = Map::new();
+        let mut response = Fields::default();
         match item {
             Ok(o) => {
-                response.insert("status".into(), json!(status_line(o.status)));
-                let mut fields = Vec::new();
+                let mut entry = Fields::default();
                 if let Some(v) = &o.version {
-                    fields.push((
+                    entry.string(
+                        &mut out,
                         "fullUrl",
-                        ser(&json!(format!("{base}/{}/{}", v.res_type, v.res_id)))?,
-                    ));
-                    let wrote = !o.read;
+                        &format!("{base}/{}/{}", v.res_type, v.res_id),
+                    );
                     let wanted = o.read || prefer.return_ == Return::Representation;
                     if let Some(content) = v.content.as_deref().filter(|_| wanted) {
-                        fields.push(("resource", content.as_bytes().to_vec()));
+                        entry.raw(&mut out, "resource", content.as_bytes());
                     }
-                    if wrote {
-                        response.insert(
-                            "location".into(),
-                            json!(format!(
-                                "{}/{}/_history/{}",
-                                v.res_type, v.res_id, v.version_id
-                            )),
-                        );
-                    }
-                    response.insert("etag".into(), json!(etag(v.version_id)));
-                    response.insert("lastModified".into(), json!(format_instant(v.last_updated)));
                 }
                 if let Some(b) = &o.bundle {
-                    fields.push(("resource", ser(b)?));
+                    entry.raw(&mut out, "resource", &ser(b)?);
+                }
+                entry.key(&mut out, "response");
+                out.push(b'{');
+                response.string(&mut out, "status", &status_line(o.status));
+                if let Some(v) = &o.version {
+                    if !o.read {
+                        let location =
+                            format!("{}/{}/_history/{}", v.res_type, v.res_id, v.version_id);
+                        response.string(&mut out, "location", &location);
+                    }
+                    response.string(&mut out, "etag", &etag(v.version_id));
+                    response.string(&mut out, "lastModified", &format_instant(v.last_updated));
                 }
                 if prefer.return_ == Return::OperationOutcome && !o.read {
                     let issue = Issue {
@@ -78,23 +109,17 @@ pub fn response_bundle(
                         diagnostics: status_line(o.status),
                         expression: None,
                     };
-                    response.insert("outcome".into(), operation_outcome(&[issue]));
-                }
-                for (k, bytes) in fields {
-                    out.extend_from_slice(format!("\"{k}\":").as_bytes());
-                    out.extend_from_slice(&bytes);
-                    out.push(b',');
+                    response.raw(&mut out, "outcome", &ser(&operation_outcome(&[issue]))?);
                 }
             }
             Err(e) => {
                 let (status, issues) = e.outcome();
-                response.insert("status".into(), json!(status_line(status)));
-                response.insert("outcome".into(), operation_outcome(&issues));
+                out.extend_from_slice(b"\"response\":{");
+                response.string(&mut out, "status", &status_line(status));
+                response.raw(&mut out, "outcome", &ser(&operation_outcome(&issues))?);
             }
         }
-        out.extend_from_slice(b"\"response\":");
-        out.extend_from_slice(&ser(&Value::Object(response))?);
-        out.push(b'}');
+        out.extend_from_slice(b"}}");
     }
     out.extend_from_slice(b"]}");
     Ok(out)
