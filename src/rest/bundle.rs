@@ -88,9 +88,29 @@ pub fn searchset_json<'a>(
     base: &str,
 ) -> Result<Vec<u8>, RestError> {
     let head = bundle("searchset", links, total, Vec::new());
-    let mut out = serde_json::to_vec(&head).map_err(|e| RestError::Internal(e.to_string()))?;
+    let internal = |e: serde_json::Error| RestError::Internal(e.to_string());
+    let entries: Vec<(&StoredVersion, &str)> = entries.collect();
+    // Sized once: a page of 1,000 resources grew its buffer a dozen times, a quarter of the
+    // instructions of writing the page (callgrind).
+    let length: usize = entries
+        .iter()
+        .filter_map(|(v, _)| v.content.as_deref())
+        .map(|c| c.len() + base.len() + 128)
+        .sum();
+    let mut out = Vec::with_capacity(length + 1024);
+    serde_json::to_writer(&mut out, &head).map_err(internal)?;
     out.pop(); // the closing brace; entries follow
     out.extend_from_slice(b",\"entry\":[");
+    // The base as a JSON string without its quotes, escaped once for every entry.
+    let quoted_base = serde_json::to_string(base).map_err(internal)?;
+    let base_text = quoted_base
+        .strip_prefix('"')
+        .and_then(|b| b.strip_suffix('"'))
+        .unwrap_or_default();
+    let plain = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    };
     let mut first = true;
     for (v, mode) in entries {
         let Some(content) = v.content.as_deref() else {
@@ -100,13 +120,25 @@ pub fn searchset_json<'a>(
             out.push(b',');
         }
         first = false;
-        let full_url = serde_json::to_string(&format!("{base}/{}/{}", v.res_type, v.res_id))
-            .map_err(|e| RestError::Internal(e.to_string()))?;
         out.extend_from_slice(b"{\"fullUrl\":");
-        out.extend_from_slice(full_url.as_bytes());
+        if plain(&v.res_type) && plain(&v.res_id) {
+            // Types and ids need no escaping (`[A-Za-z0-9-.]`): no string is built for them.
+            out.push(b'"');
+            out.extend_from_slice(base_text.as_bytes());
+            for part in [&v.res_type, &v.res_id] {
+                out.push(b'/');
+                out.extend_from_slice(part.as_bytes());
+            }
+            out.push(b'"');
+        } else {
+            let url = format!("{base}/{}/{}", v.res_type, v.res_id);
+            serde_json::to_writer(&mut out, &url).map_err(internal)?;
+        }
         out.extend_from_slice(b",\"resource\":");
         out.extend_from_slice(content.as_bytes());
-        out.extend_from_slice(format!(",\"search\":{{\"mode\":\"{mode}\"}}}}").as_bytes());
+        out.extend_from_slice(b",\"search\":{\"mode\":");
+        serde_json::to_writer(&mut out, mode).map_err(internal)?;
+        out.extend_from_slice(b"}}");
     }
     if first {
         // No entries: drop the empty array again (FHIR JSON has no empty arrays).
@@ -161,5 +193,21 @@ mod tests {
         let v: Value = serde_json::from_slice(&empty).expect("valid JSON");
         assert!(v.get("entry").is_none());
         assert_eq!(v["total"], 0);
+    }
+
+    #[test]
+    fn full_urls_are_escaped_where_they_need_it() {
+        let links = Links {
+            self_url: "http://x/fhir/Patient".into(),
+            next_url: None,
+        };
+        let plain = version("p-1.2", r#"{"resourceType":"Patient","id":"p-1.2"}"#);
+        let odd = version("q\"r", r#"{"resourceType":"Patient"}"#);
+        let base = "http://x/f\"h\\ir";
+        let entries = [(&plain, "match"), (&odd, "match")].into_iter();
+        let json = searchset_json(links, None, entries, base).expect("renders");
+        let v: Value = serde_json::from_slice(&json).expect("valid JSON");
+        assert_eq!(v["entry"][0]["fullUrl"], format!("{base}/Patient/p-1.2"));
+        assert_eq!(v["entry"][1]["fullUrl"], format!("{base}/Patient/q\"r"));
     }
 }
