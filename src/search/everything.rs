@@ -112,19 +112,17 @@ fn keys_in(postgres: bool) -> (&'static str, &'static str) {
 }
 
 pub fn compile_everything(e: &Everything, access: &Access, postgres: bool) -> Query {
-    let (open, close) = keys_in(postgres);
+    if postgres {
+        return compile_for_postgres(e, access);
+    }
+    let (open, close) = keys_in(false);
     let mut q = Query::new(format!(
         "SELECT {CURRENT_COLUMNS} FROM resource r JOIN resource_version v ON v.res_pk = r.pk \
          AND v.version_id = r.version_id WHERE r.deleted = ? AND r.pk{open}"
     ));
     q.bind(Bind::Bool(false));
     core(e, e.after, &mut q);
-    match &e.patient {
-        Some(id) if postgres && e.start.is_none() && e.end.is_none() => {
-            compartment_targets(id, &mut q)
-        }
-        _ => member_targets(e, postgres, &mut q),
-    }
+    member_targets(e, false, &mut q);
     q.push(close);
     if let Some(after) = e.after {
         q.push(" AND r.pk > ?").bind(Bind::Int(after));
@@ -141,6 +139,45 @@ pub fn compile_everything(e: &Everything, access: &Access, postgres: bool) -> Qu
     }
     access.restrict(&mut q, "r");
     q.push(" ORDER BY r.pk LIMIT ?")
+        .bind(Bind::Int(e.count + 1));
+    q
+}
+
+/// PostgreSQL reads each key's current version straight from `resource_version` (the
+/// newest by its unique (res_pk, version_id) index; a deleted resource's has no content),
+/// instead of the resource row and then the version it names: one index probe a row instead
+/// of two, 5,083 → 3,066 buffer hits and 7.9 → 4.2–5.4 ms for a 1,000-resource page of a
+/// 2,000-resource record (EXPLAIN ANALYZE). The keys are sorted and made distinct first,
+/// so the page stops at its limit. SQLite has no LATERAL.
+fn compile_for_postgres(e: &Everything, access: &Access) -> Query {
+    let mut q = Query::new("SELECT k.pk AS seq, v.res_type, v.res_id, v.version_id, v.last_updated, v.method, v.content FROM (SELECT DISTINCT u.pk FROM unnest(ARRAY(");
+    core(e, e.after, &mut q);
+    match &e.patient {
+        Some(id) if e.start.is_none() && e.end.is_none() => compartment_targets(id, &mut q),
+        _ => member_targets(e, true, &mut q),
+    }
+    // A reference to a resource that is not stored gives a NULL key.
+    q.push(")) u(pk) WHERE u.pk IS NOT NULL");
+    if let Some(after) = e.after {
+        q.push(" AND u.pk > ?").bind(Bind::Int(after));
+    }
+    q.push(
+        ") k CROSS JOIN LATERAL (SELECT w.res_type, w.res_id, w.version_id, w.last_updated, \
+         w.method, w.content FROM resource_version w WHERE w.res_pk = k.pk \
+         ORDER BY w.version_id DESC LIMIT 1) v WHERE v.content IS NOT NULL",
+    );
+    if let Some(since) = e.since {
+        q.push(" AND v.last_updated >= ?").bind(Bind::Int(since));
+    }
+    if !e.types.is_empty() {
+        in_list(
+            &mut q,
+            "v.res_type",
+            e.types.iter().map(|t| Bind::Text(t.clone())),
+        );
+    }
+    access.restrict(&mut q, "v");
+    q.push(" ORDER BY k.pk LIMIT ?")
         .bind(Bind::Int(e.count + 1));
     q
 }

@@ -239,3 +239,57 @@ storage_test!(everything_for_all_patients_and_errors, |srv| {
         410
     );
 });
+
+storage_test!(
+    everything_holds_current_versions_and_no_deleted_resources,
+    |srv| {
+        let rec = record(&srv).await;
+        // The condition changes twice: the record holds it once, as it is now.
+        for text in ["Depression, moderate", "Depression, in remission"] {
+            let c = json!({"resourceType": "Condition", "id": rec.condition,
+            "subject": {"reference": format!("Patient/{}", rec.patient)}, "code": {"text": text}});
+            let r = srv.put(&format!("Condition/{}", rec.condition), &c).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+        // A deleted member, and a deleted resource the record refers to, are not in it.
+        let deleted = srv.delete(&format!("Observation/{}", rec.old_obs)).await;
+        assert!(matches!(deleted.status, 200 | 204), "{}", deleted.text());
+        let b = srv
+            .get(&format!("Patient/{}/$everything", rec.patient))
+            .await
+            .json();
+        let med = b["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["resource"]["resourceType"] == "Medication")
+            .map(|e| e["resource"]["id"].as_str().unwrap_or_default().to_string())
+            .expect("the record holds the medication");
+        let deleted = srv.delete(&format!("Medication/{med}")).await;
+        assert!(matches!(deleted.status, 200 | 204), "{}", deleted.text());
+        for path in [
+            format!("Patient/{}/$everything", rec.patient),
+            format!("Patient/{}/$everything?_count=1", rec.patient),
+        ] {
+            let all = walk(&srv, &path).await;
+            let mut expected = rec.expected.clone();
+            expected.remove(&format!("Observation/{}", rec.old_obs));
+            expected.remove(&format!("Medication/{med}"));
+            assert_eq!(set(&all), expected, "{path}");
+            assert_eq!(all.len(), expected.len(), "no resource twice: {path}");
+        }
+        let b = srv
+            .get(&format!("Patient/{}/$everything", rec.patient))
+            .await
+            .json();
+        let condition = b["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["resource"]["resourceType"] == "Condition")
+            .map(|e| e["resource"].clone())
+            .expect("the condition");
+        assert_eq!(condition["code"]["text"], "Depression, in remission");
+        assert_eq!(condition["meta"]["versionId"], "3");
+    }
+);
