@@ -127,17 +127,7 @@ pub fn compile_everything(e: &Everything, access: &Access, postgres: bool) -> Qu
     if let Some(after) = e.after {
         q.push(" AND r.pk > ?").bind(Bind::Int(after));
     }
-    if let Some(since) = e.since {
-        q.push(" AND r.last_updated >= ?").bind(Bind::Int(since));
-    }
-    if !e.types.is_empty() {
-        in_list(
-            &mut q,
-            "r.res_type",
-            e.types.iter().map(|t| Bind::Text(t.clone())),
-        );
-    }
-    access.restrict(&mut q, "r");
+    filters(e, access, "r", &mut q);
     q.push(" ORDER BY r.pk LIMIT ?")
         .bind(Bind::Int(e.count + 1));
     q
@@ -166,20 +156,27 @@ fn compile_for_postgres(e: &Everything, access: &Access) -> Query {
          w.method, w.content FROM resource_version w WHERE w.res_pk = k.pk \
          ORDER BY w.version_id DESC LIMIT 1) v WHERE v.content IS NOT NULL",
     );
-    if let Some(since) = e.since {
-        q.push(" AND v.last_updated >= ?").bind(Bind::Int(since));
-    }
-    if !e.types.is_empty() {
-        in_list(
-            &mut q,
-            "v.res_type",
-            e.types.iter().map(|t| Bind::Text(t.clone())),
-        );
-    }
-    access.restrict(&mut q, "v");
+    filters(e, access, "v", &mut q);
     q.push(" ORDER BY k.pk LIMIT ?")
         .bind(Bind::Int(e.count + 1));
     q
+}
+
+/// `_since`, `_type` and the reader's access, on the row `alias` names (a resource row on
+/// SQLite, its current version on PostgreSQL: both have `last_updated` and `res_type`).
+fn filters(e: &Everything, access: &Access, alias: &str, q: &mut Query) {
+    if let Some(since) = e.since {
+        q.push(&format!(" AND {alias}.last_updated >= ?"))
+            .bind(Bind::Int(since));
+    }
+    if !e.types.is_empty() {
+        in_list(
+            q,
+            &format!("{alias}.res_type"),
+            e.types.iter().map(|t| Bind::Text(t.clone())),
+        );
+    }
+    access.restrict(q, alias);
 }
 
 /// The resources that the in-scope members reference, looked up by each member's key.

@@ -37,6 +37,21 @@ async fn walk(srv: &TestServer, path: &str) -> Vec<String> {
     }
 }
 
+/// The first resource of a type in the first page of a patient's record.
+async fn first_of(srv: &TestServer, patient: &str, res_type: &str) -> Value {
+    let b = srv
+        .get(&format!("Patient/{patient}/$everything"))
+        .await
+        .json();
+    b["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["resource"]["resourceType"] == res_type)
+        .map(|e| e["resource"].clone())
+        .unwrap_or_else(|| panic!("the record holds a {res_type}"))
+}
+
 fn set(v: &[String]) -> BTreeSet<String> {
     v.iter().cloned().collect()
 }
@@ -254,17 +269,10 @@ storage_test!(
         // A deleted member, and a deleted resource the record refers to, are not in it.
         let deleted = srv.delete(&format!("Observation/{}", rec.old_obs)).await;
         assert!(matches!(deleted.status, 200 | 204), "{}", deleted.text());
-        let b = srv
-            .get(&format!("Patient/{}/$everything", rec.patient))
-            .await
-            .json();
-        let med = b["entry"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|e| e["resource"]["resourceType"] == "Medication")
-            .map(|e| e["resource"]["id"].as_str().unwrap_or_default().to_string())
-            .expect("the record holds the medication");
+        let med = first_of(&srv, &rec.patient, "Medication").await["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let deleted = srv.delete(&format!("Medication/{med}")).await;
         assert!(matches!(deleted.status, 200 | 204), "{}", deleted.text());
         for path in [
@@ -278,17 +286,7 @@ storage_test!(
             assert_eq!(set(&all), expected, "{path}");
             assert_eq!(all.len(), expected.len(), "no resource twice: {path}");
         }
-        let b = srv
-            .get(&format!("Patient/{}/$everything", rec.patient))
-            .await
-            .json();
-        let condition = b["entry"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|e| e["resource"]["resourceType"] == "Condition")
-            .map(|e| e["resource"].clone())
-            .expect("the condition");
+        let condition = first_of(&srv, &rec.patient, "Condition").await;
         assert_eq!(condition["code"]["text"], "Depression, in remission");
         assert_eq!(condition["meta"]["versionId"], "3");
     }
