@@ -11,6 +11,11 @@ use crate::storage_test;
 
 /// Every resource of every page, following next links from `path`.
 async fn walk(srv: &TestServer, path: &str) -> Vec<String> {
+    pages(srv, path).await.concat()
+}
+
+/// The resources of each page, following next links from `path`.
+async fn pages(srv: &TestServer, path: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     let mut url = srv.url(path);
     loop {
@@ -18,13 +23,15 @@ async fn walk(srv: &TestServer, path: &str) -> Vec<String> {
         assert_eq!(r.status, 200, "{}", r.text());
         let b = r.json();
         assert_eq!(b["type"], "searchset");
+        let mut page = Vec::new();
         for e in b["entry"].as_array().into_iter().flatten() {
-            out.push(format!(
+            page.push(format!(
                 "{}/{}",
                 e["resource"]["resourceType"].as_str().unwrap_or(""),
                 e["resource"]["id"].as_str().unwrap_or("")
             ));
         }
+        out.push(page);
         let next = b["link"]
             .as_array()
             .into_iter()
@@ -286,6 +293,10 @@ storage_test!(
             assert_eq!(set(&all), expected, "{path}");
             assert_eq!(all.len(), expected.len(), "no resource twice: {path}");
         }
+        // Deleted resources take no place in a page either: one a page, every page.
+        let path = format!("Patient/{}/$everything?_count=1", rec.patient);
+        let one_each = pages(&srv, &path).await;
+        assert!(one_each.iter().all(|p| p.len() == 1), "{one_each:?}");
         let condition = first_of(&srv, &rec.patient, "Condition").await;
         assert_eq!(condition["code"]["text"], "Depression, in remission");
         assert_eq!(condition["meta"]["versionId"], "3");
