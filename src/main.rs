@@ -13,6 +13,19 @@ use carebridge::store::Store;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (v3's `mi_option_e`; libmimalloc-sys names no
+/// constant for it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Memory freed stays with the process for 10 s before it goes back to the system, not 1 s:
+/// an import batch or a big transaction frees hundreds of MiB that the next one, a second
+/// later, would otherwise fault in again page by page, each page zeroed by the kernel
+/// (40,000 faults and a fifth of the CPU of a 22,000-row import; README, Imports).
+fn keep_freed_memory_longer() {
+    // SAFETY: sets one integer option of the allocator; any value is valid for it.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10_000) };
+}
+
 #[derive(Parser)]
 #[command(
     name = "carebridge",
@@ -91,6 +104,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    keep_freed_memory_longer();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -291,13 +291,13 @@ index_row!(
         .bind(text(&r.text_norm))
 );
 
-/// Adds the multi-row INSERTs of one index table's rows to `out`: each row once per
-/// compartment of its resource, its values bound straight from the row.
+/// Runs the multi-row INSERTs of one index table's rows: each row once per compartment of
+/// its resource, its values bound straight from the row.
 fn index_table<R: IndexRow>(
-    out: &mut Vec<Query>,
+    run: &mut Run<'_>,
     items: &[(i64, &IndexRows)],
     rows_of: fn(&IndexRows) -> &[R],
-) {
+) -> Result<(), StoreError> {
     let width = R::COLUMNS.split(',').count() + 3;
     let placeholders = format!("({})", vec!["?"; width].join(", "));
     let mut all: Vec<(i64, Option<&String>, &R)> = Vec::new();
@@ -331,22 +331,27 @@ fn index_table<R: IndexRow>(
                 .bind(Bind::OptText(c.cloned()));
             r.bind_columns(&mut q);
         }
-        out.push(q);
+        run(&q)?;
     }
+    Ok(())
 }
 
-/// Multi-row INSERTs for every index row of the given resources (key, rows), each row once
-/// per compartment of its resource.
-fn index_inserts(items: &[(i64, &IndexRows)]) -> Vec<Query> {
-    let mut out = Vec::new();
-    index_table(&mut out, items, |r| &r.strings);
-    index_table(&mut out, items, |r| &r.tokens);
-    index_table(&mut out, items, |r| &r.dates);
-    index_table(&mut out, items, |r| &r.numbers);
-    index_table(&mut out, items, |r| &r.quantities);
-    index_table(&mut out, items, |r| &r.references);
-    index_table(&mut out, items, |r| &r.uris);
-    index_table(&mut out, items, |r| &r.composites);
+/// Runs one statement.
+type Run<'a> = dyn FnMut(&Query) -> Result<usize, StoreError> + 'a;
+
+/// Runs multi-row INSERTs for every index row of the given resources (key, rows), each row
+/// once per compartment of its resource. Each statement runs as soon as it is built: built
+/// all first, an import batch's 180,000 rows held every bound value at once, in memory
+/// fresh from the system.
+fn index_inserts(run: &mut Run<'_>, items: &[(i64, &IndexRows)]) -> Result<(), StoreError> {
+    index_table(run, items, |r| &r.strings)?;
+    index_table(run, items, |r| &r.tokens)?;
+    index_table(run, items, |r| &r.dates)?;
+    index_table(run, items, |r| &r.numbers)?;
+    index_table(run, items, |r| &r.quantities)?;
+    index_table(run, items, |r| &r.references)?;
+    index_table(run, items, |r| &r.uris)?;
+    index_table(run, items, |r| &r.composites)?;
     let members: Vec<(i64, &String)> = items
         .iter()
         .flat_map(|(pk, rows)| rows.compartments.iter().map(move |c| (*pk, c)))
@@ -361,9 +366,9 @@ fn index_inserts(items: &[(i64, &IndexRows)]) -> Vec<Query> {
             q.push(if i > 0 { ", (?, ?)" } else { "(?, ?)" });
             q.bind(Bind::Int(*pk)).bind(Bind::Text((*c).clone()));
         }
-        out.push(q);
+        run(&q)?;
     }
-    out
+    Ok(())
 }
 
 fn history_query(q: &HistoryQuery) -> Query {
@@ -522,10 +527,7 @@ macro_rules! impl_tx {
                     del.bind(Bind::Int(res_pk));
                     self.exec(&del)?;
                 }
-                for q in index_inserts(&[(res_pk, rows)]) {
-                    self.exec(&q)?;
-                }
-                Ok(())
+                index_inserts(&mut |q| self.exec(q), &[(res_pk, rows)])
             }
 
             fn update_many(&mut self, items: &[(NewVersion<'_>, &IndexRows)]) -> Result<(), StoreError> {
@@ -558,10 +560,7 @@ macro_rules! impl_tx {
                     }
                 }
                 let pairs: Vec<(i64, &IndexRows)> = items.iter().map(|(v, r)| (v.res_pk, *r)).collect();
-                for q in index_inserts(&pairs) {
-                    self.exec(&q)?;
-                }
-                Ok(())
+                index_inserts(&mut |q| self.exec(q), &pairs)
             }
 
             fn insert_many(&mut self, items: &[NewResource<'_>]) -> Result<Vec<i64>, StoreError> {
@@ -606,9 +605,7 @@ macro_rules! impl_tx {
                 }
                 let pairs: Vec<(i64, &IndexRows)> =
                     pks.iter().copied().zip(items.iter().map(|r| r.rows)).collect();
-                for q in index_inserts(&pairs) {
-                    self.exec(&q)?;
-                }
+                index_inserts(&mut |q| self.exec(q), &pairs)?;
                 Ok(pks)
             }
 

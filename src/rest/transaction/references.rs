@@ -174,15 +174,18 @@ pub fn rewrite(resource: &mut Value, map: &HashMap<String, String>) -> Result<()
                         }
                     }
                     Value::String(s) => {
+                        // Written as its own key (an importer's references are), a
+                        // conditional reference is found without working the key out.
+                        if let Some(to) = map.get(s.as_str()) {
+                            *s = to.clone();
+                            continue;
+                        }
                         let key = if k == "reference" {
                             as_condition(s)
                         } else {
                             None
                         };
-                        if let Some(to) = map
-                            .get(s.as_str())
-                            .or_else(|| key.as_ref().and_then(|k| map.get(k)))
-                        {
+                        if let Some(to) = key.as_ref().and_then(|k| map.get(k)) {
                             *s = to.clone();
                         } else if k == "reference" && (key.is_some() || is_placeholder(s)) {
                             return Err(format!("the reference '{s}' names nothing in this bundle or on this server"));
