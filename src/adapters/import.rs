@@ -19,7 +19,7 @@ use super::{SourceAdapter, ADAPTERS};
 use crate::fhir::ResourceId;
 use crate::interaction::{format_instant, now_micros, resolve_one, Incoming, Matches};
 use crate::profile::Policy;
-use crate::rest::transaction::{self, condition_key, conditional_references, Outcome};
+use crate::rest::transaction::{self, conditional_references, Outcome};
 use crate::rest::RestError;
 use crate::search::{parse_conditional, Access};
 use crate::store::{Store, StoreError, StoredVersion, Tx};
@@ -263,7 +263,7 @@ impl Importer<'_> {
         }
         let rename: HashMap<String, String> = renamed
             .iter()
-            .map(|(from, to)| (from.criteria(), to.criteria()))
+            .map(|(from, to)| (from.condition(), to.condition()))
             .collect();
         for u in &mut linked {
             rename_references(&mut u.resource, &rename);
@@ -342,7 +342,7 @@ impl Importer<'_> {
         progress: &dyn Fn(Step),
     ) -> Result<(), StoreError> {
         // Keys and references compared as the transaction will resolve them.
-        let mut available: HashSet<String> = m.upserts.iter().map(|u| condition(&u.key)).collect();
+        let mut available: HashSet<String> = m.upserts.iter().map(|u| u.key.condition()).collect();
         let refs: Vec<Vec<String>> = m
             .upserts
             .iter()
@@ -390,7 +390,7 @@ impl Importer<'_> {
                     ),
                 ));
                 keep[i] = false;
-                available.remove(&condition(&u.key));
+                available.remove(&u.key.condition());
             }
         }
         loop {
@@ -418,7 +418,7 @@ impl Importer<'_> {
                         ),
                     ));
                     keep[i] = false;
-                    available.remove(&condition(&u.key));
+                    available.remove(&u.key.condition());
                     changed = true;
                 }
             }
@@ -437,7 +437,7 @@ fn entries(m: &mut Mapping) -> (Vec<Value>, Vec<Kind>) {
     let mut entries = Vec::new();
     let mut kinds = Vec::new();
     for r in &m.removals {
-        entries.push(json!({"request": {"method": "DELETE", "url": r.key.criteria()}}));
+        entries.push(json!({"request": {"method": "DELETE", "url": r.key.condition()}}));
         kinds.push(Kind::Removal(r.origin.clone()));
     }
     for u in &mut m.upserts {
@@ -447,7 +447,7 @@ fn entries(m: &mut Mapping) -> (Vec<Value>, Vec<Kind>) {
         if resource["meta"].get("source").is_none() {
             resource["meta"]["source"] = json!(m.source);
         }
-        let criteria = u.key.criteria();
+        let criteria = u.key.condition();
         entries.push(json!({"resource": resource, "request": {"method": "PUT", "url": criteria}}));
         kinds.push(Kind::Upsert {
             origin: u.origin.clone(),
@@ -549,15 +549,6 @@ fn provenances(
     crate::interaction::insert_many(tx, &items)
         .map(|_| ())
         .map_err(|e| StoreError::Internal(e.to_string()))
-}
-
-/// A key's criteria in the one form the transaction compares conditional references in.
-fn condition(key: &Key) -> String {
-    let criteria = key.criteria();
-    match criteria.split_once('?') {
-        Some((t, q)) => condition_key(t, q),
-        None => criteria,
-    }
 }
 
 fn rename_references(v: &mut Value, rename: &HashMap<String, String>) {
@@ -767,6 +758,25 @@ mod tests {
     #[test]
     fn criteria_parse_back_to_their_keys() {
         let k = Key::new("Patient", "https://x.example/id", "{A|1,2}");
-        assert_eq!(parse_key(&k.criteria()), Some(k));
+        assert_eq!(parse_key(&k.criteria()), Some(k.clone()));
+        assert_eq!(parse_key(&k.condition()), Some(k));
+    }
+
+    #[test]
+    fn a_keys_condition_is_the_key_a_transaction_makes_of_its_criteria() {
+        use crate::rest::transaction::condition_key;
+        for k in [
+            Key::new("Patient", NHS_NUMBER, "9990000018"),
+            Key::new("Observation", "https://x.example/id", "{A|1,2} \\ $x"),
+            Key::new("Patient", "urn:oid:1.2.3", "Zoë Ärger"),
+        ] {
+            let criteria = k.criteria();
+            let (t, q) = criteria.split_once('?').expect("criteria");
+            assert_eq!(k.condition(), condition_key(t, q), "{k:?}");
+            // Already in that form, it comes back as it is.
+            let condition = k.condition();
+            let (t, q) = condition.split_once('?').expect("condition");
+            assert_eq!(condition_key(t, q), condition, "{k:?}");
+        }
     }
 }

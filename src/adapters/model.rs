@@ -3,6 +3,8 @@
 
 use serde_json::{json, Value};
 
+use crate::rest::transaction::form_encode;
+
 /// The NHS number's identifier system; a valid one links a person's records across sources.
 pub const NHS_NUMBER: &str = "https://fhir.nhs.uk/Id/nhs-number";
 /// ODS codes name organisations, the sender of every batch among them.
@@ -36,18 +38,37 @@ impl Key {
         }
     }
 
-    /// The search criteria that find the resource, as a conditional reference or URL.
+    /// The search criteria that find the resource (`Type?identifier=system|value`), as
+    /// adapter memory keys what it keeps of a person.
     pub fn criteria(&self) -> String {
-        format!(
-            "{}?identifier={}|{}",
-            self.res_type,
-            encode(&self.system),
-            encode(&escape_token(&self.value))
-        )
+        let mut out = self.query_start();
+        form_encode(self.system.as_bytes(), &mut out);
+        out.push('|');
+        form_encode(escape_token(&self.value).as_bytes(), &mut out);
+        out
+    }
+
+    /// The same criteria as a transaction keys conditions (`condition_key`), the `|`
+    /// encoded too: the form of the batch's conditional references and URLs, which the
+    /// transaction then takes as they are instead of decoding and encoding each again.
+    pub fn condition(&self) -> String {
+        let mut out = self.query_start();
+        let mut token = self.system.clone();
+        token.push('|');
+        token.push_str(&escape_token(&self.value));
+        form_encode(token.as_bytes(), &mut out);
+        out
+    }
+
+    fn query_start(&self) -> String {
+        let mut out = String::with_capacity(self.res_type.len() + self.system.len() * 2 + 40);
+        out.push_str(&self.res_type);
+        out.push_str("?identifier=");
+        out
     }
 
     pub fn reference(&self) -> Value {
-        json!({ "reference": self.criteria() })
+        json!({ "reference": self.condition() })
     }
 
     pub fn identifier(&self) -> Value {
@@ -65,10 +86,6 @@ pub fn escape_token(v: &str) -> String {
         out.push(c);
     }
     out
-}
-
-fn encode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// A place in a source batch.

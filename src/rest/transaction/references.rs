@@ -106,7 +106,7 @@ fn form_again(raw: &[u8], out: &mut String) {
 
 /// `application/x-www-form-urlencoded` bytes: letters, digits and `*-._` as they are, a
 /// space as `+`, anything else `%XX`.
-fn form_encode(mut bytes: &[u8], out: &mut String) {
+pub fn form_encode(mut bytes: &[u8], out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let plain = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_');
     while !bytes.is_empty() {
