@@ -72,8 +72,34 @@ enum Kind {
     Removal(Origin),
 }
 
+/// How often a batch is mapped and written in all when, each time, another writer committed
+/// something its conditions find between their resolution and the write.
+const ATTEMPTS: usize = 3;
+
 impl Importer<'_> {
     pub fn import(
+        &self,
+        adapter: &dyn SourceAdapter,
+        batch: &SourceBatch,
+        progress: &dyn Fn(Step),
+    ) -> Result<Report, ImportError> {
+        let mut attempt = 1;
+        loop {
+            match self.import_once(adapter, batch, progress) {
+                // Nothing was written: map the batch again against what is there now.
+                Err(ImportError::Write {
+                    at: None,
+                    error: RestError::Conflict(why),
+                }) if attempt < ATTEMPTS => {
+                    log::info!("import: {why}; mapping the batch again");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn import_once(
         &self,
         adapter: &dyn SourceAdapter,
         batch: &SourceBatch,

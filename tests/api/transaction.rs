@@ -726,3 +726,83 @@ storage_test!(
         );
     }
 );
+
+/// An upsert of `nhs` and an Observation that names the patient by the same criteria.
+fn upsert_with_observation(nhs: &str) -> Vec<Value> {
+    let criteria = format!("Patient?identifier={NHS}|{nhs}");
+    vec![
+        entry("PUT", &criteria, Some(patient(nhs))),
+        entry("POST", "Observation", Some(observation_of(&criteria))),
+    ]
+}
+
+// Another writer commits a match for a transaction's condition after the transaction was
+// resolved and prepared, before it writes. An importer's transaction (its resources moved
+// into the preparation, `Redo::Caller`) writes nothing and says Conflict, for the importer
+// to map its batch again; a client's (`Redo::Here`) is prepared again under the lock and
+// follows the new match.
+storage_test!(a_condition_that_finds_something_new_at_the_write, |srv| {
+    use carebridge::profile::Policy;
+    use carebridge::rest::transaction::{Planned, Redo};
+    use carebridge::rest::RestError;
+    let store = carebridge::store::Store::open(&srv.database_url, Some(2)).expect("store");
+    let policy = Policy::default();
+    let none =
+        |_: &mut dyn carebridge::store::Tx, _: &[carebridge::rest::transaction::Outcome]| Ok(());
+
+    let planned = Planned::new(
+        &store,
+        &srv.base,
+        upsert_with_observation("9991000033"),
+        &policy,
+        Redo::Caller,
+    )
+    .unwrap_or_else(|e| panic!("plan: {:?}", e.error));
+    let other = srv.create(&patient("9991000033")).await;
+    let e = planned
+        .write(&store, true, &none)
+        .err()
+        .expect("a conflict");
+    assert!(matches!(e.error, RestError::Conflict(_)), "{:?}", e.error);
+    assert_eq!(e.index, None);
+    let found = srv
+        .get(&format!("Patient?identifier={NHS}|9991000033"))
+        .await
+        .json();
+    assert_eq!(found["total"], 1);
+    assert_eq!(found["entry"][0]["resource"]["id"], other.as_str());
+    assert_eq!(
+        srv.get("Observation").await.json()["total"],
+        0,
+        "nothing written"
+    );
+
+    let planned = Planned::new(
+        &store,
+        &srv.base,
+        upsert_with_observation("9991000044"),
+        &policy,
+        Redo::Here,
+    )
+    .unwrap_or_else(|e| panic!("plan: {:?}", e.error));
+    let other = srv.create(&patient("9991000044")).await;
+    let outcomes = planned
+        .write(&store, true, &none)
+        .unwrap_or_else(|e| panic!("write: {:?}", e.error));
+    assert_eq!(
+        outcomes[0].status.as_u16(),
+        200,
+        "the PUT updates the new match"
+    );
+    let found = srv
+        .get(&format!("Patient?identifier={NHS}|9991000044"))
+        .await
+        .json();
+    assert_eq!(found["total"], 1);
+    let observations = srv.get("Observation").await.json();
+    assert_eq!(observations["total"], 1);
+    assert_eq!(
+        observations["entry"][0]["resource"]["subject"]["reference"],
+        format!("Patient/{other}")
+    );
+});

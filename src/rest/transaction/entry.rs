@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::super::error::RestError;
 use super::super::query::QueryParams;
 use super::super::update::parse_if_match;
+use super::references::conditional_references;
 use crate::fhir::{ResourceId, ResourceType, VersionId};
 use crate::patch::Patch;
 use crate::search::{parse_conditional, SearchPlan};
@@ -79,6 +80,9 @@ pub struct Entry {
     pub method: Method,
     pub target: Target,
     pub resource: Option<Value>,
+    /// The conditional references (`Patient?identifier=…`) its resource holds, as keys:
+    /// known when the resource has moved on to be written.
+    pub references: Vec<String>,
     pub patch: Option<Patch>,
     pub if_none_exist: Option<Condition>,
     pub if_match: Option<i64>,
@@ -131,6 +135,7 @@ pub fn parse_entry(index: usize, entry: &mut Value, base: &str) -> Result<Entry,
         method,
         target,
         resource: None,
+        references: Vec::new(),
         patch: None,
         if_none_exist: None,
         if_match: text("ifMatch").map(parse_if_match).transpose()?,
@@ -143,6 +148,7 @@ pub fn parse_entry(index: usize, entry: &mut Value, base: &str) -> Result<Entry,
                 RestError::BadRequest(format!("a {method_text} entry needs a resource"))
             })?;
             check_resource(&parsed, &r)?;
+            parsed.references = conditional_references(&r);
             parsed.resource = Some(r);
         }
         Method::Patch => {

@@ -22,6 +22,15 @@ impl EntryError {
         }
     }
 
+    /// A failure of the bundle as a whole, not to be run again here.
+    pub fn whole(error: RestError) -> EntryError {
+        EntryError {
+            index: None,
+            error,
+            retry: false,
+        }
+    }
+
     /// The error as the client sees it, naming the entry.
     pub fn into_rest(self) -> RestError {
         match self.index {

@@ -28,7 +28,7 @@ use crate::store::{Isolation, Store, StoreError, Tx};
 use entry::{parse_entry, Entry};
 pub use execute::Outcome;
 use execute::{execute, Context};
-use failure::EntryError;
+pub use failure::EntryError;
 use prepare::{fresh_ids, prepare};
 pub use references::{condition_key, conditional_references, form_encode};
 use resolve::{has_conditions, resolve, Resolution};
@@ -78,8 +78,9 @@ pub fn process(
     };
     match bundle.get("type").and_then(Value::as_str) {
         Some("transaction") => {
-            let outcomes = transaction(store, base, raw, prefer, policy, &|_, _| Ok(()))
-                .map_err(EntryError::into_rest)?;
+            let outcomes =
+                transaction(store, base, raw, prefer, policy, Redo::Here, &|_, _| Ok(()))
+                    .map_err(EntryError::into_rest)?;
             let items: Vec<Result<Outcome, RestError>> = outcomes.into_iter().map(Ok).collect();
             render::response_bundle("transaction-response", &items, base, prefer)
         }
@@ -101,9 +102,24 @@ pub fn process(
 /// Work run after a transaction's entries, in its database transaction, given their outcomes.
 pub type Also<'a> = dyn Fn(&mut dyn Tx, &[Outcome]) -> Result<(), StoreError> + 'a;
 
+/// Where a transaction is prepared again when one of its conditions resolves differently
+/// under the write lock than before it (another writer committed a match in between).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redo {
+    /// Here, from a copy of every resource kept for it: a client's bundle can be sent only
+    /// once.
+    Here,
+    /// By the caller, from its source: the resources move into the preparation instead of
+    /// being copied (the copy and its drop were a tenth of an import's work), and a changed
+    /// resolution fails the transaction with `RestError::Conflict`, writing nothing.
+    Caller,
+}
+
 /// Runs transaction entries (Bundle.entry values) all or nothing and, in the same database
 /// transaction, `also` with the outcomes: how an importer writes what it keeps beside the
 /// resources, and its Provenance of what changed. Each outcome is in its entry's place.
+/// A `RestError::Conflict` means a condition found something else under the write lock
+/// than before it: nothing was written, and the caller runs its batch again.
 pub fn run(
     store: &Store,
     base: &str,
@@ -115,7 +131,8 @@ pub fn run(
         return_: Return::Minimal,
         strict: true,
     };
-    transaction(store, base, entries, prefer, policy, also).map_err(EntryError::into_rest)
+    transaction(store, base, entries, prefer, policy, Redo::Caller, also)
+        .map_err(EntryError::into_rest)
 }
 
 fn transaction(
@@ -124,70 +141,131 @@ fn transaction(
     raw: Vec<Value>,
     prefer: Prefer,
     policy: &Policy,
+    redo: Redo,
     also: &Also<'_>,
 ) -> Result<Vec<Outcome>, EntryError> {
-    let clock = std::time::Instant::now();
-    let mut entries = raw
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut e)| parse_entry(i, &mut e, base).map_err(|err| EntryError::new(i, err)))
-        .collect::<Result<Vec<Entry>, _>>()?;
-    log::debug!("transaction: entries read at {:?}", clock.elapsed());
-    let fresh = fresh_ids(&entries);
-    let cx = Context {
-        base,
-        strict: prefer.strict,
-        policy,
-    };
-    let conditional = has_conditions(&entries);
-    // Resolve and prepare outside the write lock; inside it, check nothing moved meanwhile.
-    // The mark is taken first: whatever is written after it changes it.
-    let (mark, before) = if conditional {
-        store.read(|tx| {
-            let mark = tx.change_mark()?;
-            Ok::<_, EntryError>((Some(mark), resolve(tx, &entries, base)?))
-        })?
-    } else {
-        (None, Resolution::default())
-    };
-    log::debug!("transaction: parsed and resolved at {:?}", clock.elapsed());
-    // Without conditions nothing is resolved again under the lock, so nothing is prepared
-    // again: the resources move out of their entries instead of being copied (the copy and
-    // the drop of every resource's tree were 3% of a transaction's instructions).
-    let moved = (!conditional).then(|| entries.iter_mut().map(|e| e.resource.take()).collect());
-    let prepared = prepare(&entries, moved, &fresh, &before, policy)?;
-    log::debug!("transaction: prepared at {:?}", clock.elapsed());
-    let isolation = if conditional {
-        Isolation::Conditional
-    } else {
-        Isolation::Plain
-    };
-    let written = store.write(isolation, |tx| {
-        log::debug!("transaction: write lock at {:?}", clock.elapsed());
-        // Nothing written since the resolution (by the mark): it stands as it is.
-        let standing = match &mark {
-            Some(m) => tx.change_mark()? == *m,
-            None => false,
-        };
-        let outcomes = if !conditional || standing {
-            execute(tx, &entries, &prepared, &cx)?
+    let planned = Planned::new(store, base, raw, policy, redo)?;
+    planned.write(store, prefer.strict, also)
+}
+
+/// A transaction read, resolved and prepared outside the write lock: the costly part, done
+/// while other writers write.
+pub struct Planned<'a> {
+    base: &'a str,
+    policy: &'a Policy,
+    redo: Redo,
+    entries: Vec<Entry>,
+    fresh: std::collections::HashMap<usize, crate::fhir::ResourceId>,
+    conditional: bool,
+    /// What had committed when the conditions were resolved (see `Tx::change_mark`).
+    mark: Option<String>,
+    before: Resolution,
+    prepared: prepare::Prepared,
+    clock: std::time::Instant,
+}
+
+impl<'a> Planned<'a> {
+    /// Reads the entries (Bundle.entry values), resolves their conditions and prepares what
+    /// each writes.
+    pub fn new(
+        store: &Store,
+        base: &'a str,
+        raw: Vec<Value>,
+        policy: &'a Policy,
+        redo: Redo,
+    ) -> Result<Planned<'a>, EntryError> {
+        let clock = std::time::Instant::now();
+        let mut entries = raw
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut e)| parse_entry(i, &mut e, base).map_err(|err| EntryError::new(i, err)))
+            .collect::<Result<Vec<Entry>, _>>()?;
+        log::debug!("transaction: entries read at {:?}", clock.elapsed());
+        let fresh = fresh_ids(&entries);
+        let conditional = has_conditions(&entries);
+        // Resolve and prepare outside the write lock; inside it, check nothing moved
+        // meanwhile. The mark is taken first: whatever is written after it changes it.
+        let (mark, before) = if conditional {
+            store.read(|tx| {
+                let mark = tx.change_mark()?;
+                Ok::<_, EntryError>((Some(mark), resolve(tx, &entries, base)?))
+            })?
         } else {
-            let now = resolve(tx, &entries, base)?;
-            log::debug!("transaction: resolved again at {:?}", clock.elapsed());
-            if now == before {
-                execute(tx, &entries, &prepared, &cx)?
-            } else {
-                let redone = prepare(&entries, None, &fresh, &now, policy)?;
-                execute(tx, &entries, &redone, &cx)?
-            }
+            (None, Resolution::default())
         };
-        log::debug!("transaction: executed at {:?}", clock.elapsed());
-        also(tx, &outcomes)?;
-        log::debug!("transaction: also at {:?}", clock.elapsed());
-        Ok(outcomes)
-    });
-    log::debug!("transaction: committed at {:?}", clock.elapsed());
-    written
+        log::debug!("transaction: parsed and resolved at {:?}", clock.elapsed());
+        // Without conditions nothing is resolved again under the lock, so nothing is
+        // prepared again here; nor when the caller does it: the resources move out of their
+        // entries instead of being copied (the copy and the drop of every resource's tree
+        // were 3% of a transaction's instructions).
+        let moved = (!conditional || redo == Redo::Caller)
+            .then(|| entries.iter_mut().map(|e| e.resource.take()).collect());
+        let prepared = prepare(&entries, moved, &fresh, &before, policy)?;
+        log::debug!("transaction: prepared at {:?}", clock.elapsed());
+        Ok(Planned {
+            base,
+            policy,
+            redo,
+            entries,
+            fresh,
+            conditional,
+            mark,
+            before,
+            prepared,
+            clock,
+        })
+    }
+
+    /// Writes what was prepared, all or nothing, and then `also` with the outcomes, in one
+    /// database transaction; `strict` as `Prefer: handling=strict`.
+    pub fn write(
+        &self,
+        store: &Store,
+        strict: bool,
+        also: &Also<'_>,
+    ) -> Result<Vec<Outcome>, EntryError> {
+        let (entries, clock) = (&self.entries, self.clock);
+        let cx = Context {
+            base: self.base,
+            strict,
+            policy: self.policy,
+        };
+        let isolation = if self.conditional {
+            Isolation::Conditional
+        } else {
+            Isolation::Plain
+        };
+        let written = store.write(isolation, |tx| {
+            log::debug!("transaction: write lock at {:?}", clock.elapsed());
+            // Nothing written since the resolution (by the mark): it stands as it is.
+            let standing = match &self.mark {
+                Some(m) => tx.change_mark()? == *m,
+                None => false,
+            };
+            let outcomes = if !self.conditional || standing {
+                execute(tx, entries, &self.prepared, &cx)?
+            } else {
+                let now = resolve(tx, entries, self.base)?;
+                log::debug!("transaction: resolved again at {:?}", clock.elapsed());
+                if now == self.before {
+                    execute(tx, entries, &self.prepared, &cx)?
+                } else if self.redo == Redo::Caller {
+                    return Err(EntryError::whole(RestError::Conflict(
+                        "a condition of the transaction found something else once it could write; nothing was written".into(),
+                    )));
+                } else {
+                    let redone = prepare(entries, None, &self.fresh, &now, self.policy)?;
+                    execute(tx, entries, &redone, &cx)?
+                }
+            };
+            log::debug!("transaction: executed at {:?}", clock.elapsed());
+            also(tx, &outcomes)?;
+            log::debug!("transaction: also at {:?}", clock.elapsed());
+            Ok(outcomes)
+        });
+        log::debug!("transaction: committed at {:?}", clock.elapsed());
+        written
+    }
 }
 
 /// One batch entry, on its own: its own transaction, its own outcome.

@@ -52,8 +52,12 @@ pub fn prepare(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let mut touched: HashMap<String, usize> = HashMap::new();
-    for e in entries {
-        let Some(id) = target_id(e, fresh, res)? else {
+    for (i, e) in entries.iter().enumerate() {
+        let body = match &moved {
+            Some(bodies) => bodies.get(i).and_then(Option::as_ref),
+            None => e.resource.as_ref(),
+        };
+        let Some(id) = target_id(e, body, fresh, res)? else {
             continue;
         };
         let Some(rt) = e.res_type() else { continue };
@@ -166,18 +170,17 @@ fn on_every_core<T: Send, R: Send>(mut items: Vec<T>, f: impl Fn(T) -> R + Sync)
     })
 }
 
-/// The id an entry writes, given what its condition found.
+/// The id an entry writes, given its resource and what its condition found.
 fn target_id(
     e: &Entry,
+    body: Option<&Value>,
     fresh: &HashMap<usize, ResourceId>,
     res: &Resolution,
 ) -> Result<Option<String>, EntryError> {
     let matched = res.matched.get(&e.index).cloned().flatten();
     let fresh_id = || fresh.get(&e.index).map(|i| i.as_str().to_string());
     let body_id = || {
-        e.resource
-            .as_ref()
-            .and_then(|r| r.get("id"))
+        body.and_then(|r| r.get("id"))
             .and_then(Value::as_str)
             .map(str::to_string)
     };

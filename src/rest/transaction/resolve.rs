@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::super::error::RestError;
 use super::entry::{Entry, Method};
 use super::failure::{at, EntryError};
-use super::references::conditional_references;
 use crate::interaction::{resolve_one, InteractionError, Matches};
 use crate::search::{current_versions, parse_conditional, single_token, token_matches, Access};
 use crate::store::{StoreError, StoredVersion, Tx};
@@ -26,12 +25,9 @@ pub struct Resolution {
 
 /// Whether a bundle needs resolving at all.
 pub fn has_conditions(entries: &[Entry]) -> bool {
-    entries.iter().any(|e| {
-        e.condition().is_some()
-            || e.resource
-                .as_ref()
-                .is_some_and(|r| !conditional_references(r).is_empty())
-    })
+    entries
+        .iter()
+        .any(|e| e.condition().is_some() || !e.references.is_empty())
 }
 
 pub fn resolve(tx: &mut dyn Tx, entries: &[Entry], base: &str) -> Result<Resolution, EntryError> {
@@ -67,21 +63,18 @@ pub fn resolve(tx: &mut dyn Tx, entries: &[Entry], base: &str) -> Result<Resolut
             };
             out.matched.insert(e.index, found);
         }
-        if e.method == Method::Patch || e.resource.is_none() {
-            continue;
-        }
-        for key in e.resource.iter().flat_map(conditional_references) {
-            if own.contains(key.as_str()) || out.references.contains_key(&key) {
+        for key in &e.references {
+            if own.contains(key.as_str()) || out.references.contains_key(key) {
                 continue;
             }
-            let (t, q) = key.split_once('?').unwrap_or((&key, ""));
+            let (t, q) = key.split_once('?').unwrap_or((key, ""));
             let pairs = super::super::query::QueryParams::parse(q.as_bytes()).0;
             let plan = parse_conditional(t, &pairs, base)
                 .map_err(|err| EntryError::new(e.index, RestError::from(err)))?;
             match resolve_one(tx, &plan, &Access::Unrestricted).map_err(at(e.index))? {
                 Matches::One(v) => {
                     out.references
-                        .insert(key, format!("{}/{}", v.res_type, v.res_id));
+                        .insert(key.clone(), format!("{}/{}", v.res_type, v.res_id));
                 }
                 Matches::None => {
                     return Err(EntryError::new(
