@@ -759,10 +759,9 @@ storage_test!(a_condition_that_finds_something_new_at_the_write, |srv| {
     )
     .unwrap_or_else(|e| panic!("plan: {:?}", e.error));
     let other = srv.create(&patient("9991000033")).await;
-    let e = planned
-        .write(&store, true, &none)
-        .err()
-        .expect("a conflict");
+    let Err(e) = planned.write(&store, true, &none) else {
+        panic!("a conflict, not a write");
+    };
     assert!(matches!(e.error, RestError::Conflict(_)), "{:?}", e.error);
     assert_eq!(e.index, None);
     let found = srv
