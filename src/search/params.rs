@@ -111,45 +111,37 @@ fn plain_rows(t: ParamType) -> bool {
     )
 }
 
-/// Finds the derived parameters of one resource type (see [`Stored`]). Bases are
-/// parameters of one path (not derived themselves); common parameters (`_tag`, …), keyed
-/// as `Resource`, are neither.
+/// Finds the derived parameters of one resource type (see [`Stored`]): a reference
+/// parameter narrowed to one target type is its base's rows with that target; a parameter of
+/// several paths whose paths are exactly those of other parameters of its type, taken
+/// together without overlap, is their rows. `combo-value-quantity` (four paths) is
+/// `value-quantity`'s two and `component-value-quantity`'s two. Parameters are settled in
+/// order of how many paths they have, fewest first, and only a parameter with fewer paths and
+/// rows of its own is a base, so no base is itself derived. Common parameters (`_tag`, …),
+/// keyed as `Resource`, are neither.
 fn derive(res_type: &str, params: &mut HashMap<String, SearchParam>, model: &ElementModel) {
-    let own_path = |p: &SearchParam| -> Option<Path> {
-        let paths: Vec<&Path> = p.expression.paths_for(res_type).collect();
-        match paths.as_slice() {
-            [only]
-                if only.root == res_type
-                    && !only.steps.iter().any(|s| matches!(s, Step::ResolvesTo(_))) =>
-            {
-                Some((*only).clone())
-            }
-            _ => None,
-        }
+    // Each parameter's paths, where every one starts at this type and resolves nothing.
+    let paths_of = |p: &SearchParam| -> Option<Vec<Path>> {
+        let paths: Vec<Path> = p.expression.paths_for(res_type).cloned().collect();
+        let own = |x: &Path| {
+            x.root == res_type && !x.steps.iter().any(|s| matches!(s, Step::ResolvesTo(_)))
+        };
+        (!paths.is_empty() && paths.iter().all(own)).then_some(paths)
     };
-    let bases: Vec<(Path, &SearchParam)> = params
-        .values()
-        .filter_map(|p| own_path(p).map(|path| (path, p)))
-        .collect();
-    let base_of = |path: &Path, like: &SearchParam| {
-        bases
-            .iter()
-            .find(|(p, b)| {
-                p == path
-                    && b.param_type == like.param_type
-                    && b.components == like.components
-                    && b.hash != like.hash
-            })
-            .map(|b| b.1.hash)
-    };
-    let mut derived = Vec::new();
-    for p in params.values() {
-        let paths: Vec<&Path> = p.expression.paths_for(res_type).collect();
-        if paths.iter().any(|x| x.root != res_type) {
-            continue;
-        }
-        let stored = match (p.param_type, paths.as_slice()) {
-            (ParamType::Reference, [only]) => {
+    // Fewest paths first, then by code: the same bases on every start of the server.
+    let mut order: Vec<(&String, Option<Vec<Path>>)> =
+        params.iter().map(|(c, p)| (c, paths_of(p))).collect();
+    order.sort_by_key(|(c, paths)| (paths.as_ref().map_or(0, Vec::len), (*c).clone()));
+    let mut stored: HashMap<&String, Stored> = HashMap::new();
+    for (i, (code, paths)) in order.iter().enumerate() {
+        let p = &params[*code];
+        let same_kind = |b: &SearchParam| {
+            b.param_type == p.param_type && b.components == p.components && b.hash != p.hash
+        };
+        let found = match (p.param_type, paths.as_deref()) {
+            (ParamType::Reference, None) => {
+                let all: Vec<&Path> = p.expression.paths_for(res_type).collect();
+                let [only] = all.as_slice() else { continue };
                 let Some((Step::ResolvesTo(target), rest)) = only.steps.split_last() else {
                     continue;
                 };
@@ -159,38 +151,64 @@ fn derive(res_type: &str, params: &mut HashMap<String, SearchParam>, model: &Ele
                 };
                 // A canonical or uri value gives a reference row too, but never passes
                 // `resolve() is T`: only a Reference element's rows are the same.
-                if base.element_types(model) != Some(&["Reference".to_string()][..]) {
+                if only.root != res_type
+                    || base.element_types(model) != Some(&["Reference".to_string()][..])
+                {
                     continue;
                 }
-                match base_of(&base, p) {
-                    Some(h) => Stored {
-                        params: vec![h],
-                        target_type: Some(target.clone()),
-                    },
-                    None => continue,
-                }
+                let base_hash = order.iter().find_map(|(c, ps)| {
+                    let b = &params[*c];
+                    (ps.as_deref() == Some(std::slice::from_ref(&base))
+                        && same_kind(b)
+                        && !stored.contains_key(c))
+                    .then_some(b.hash)
+                });
+                base_hash.map(|h| Stored {
+                    params: vec![h],
+                    target_type: Some(target.clone()),
+                })
             }
-            (t, many) if plain_rows(t) && many.len() > 1 => {
-                let found: Option<Vec<i64>> = many.iter().map(|path| base_of(path, p)).collect();
-                match found {
-                    Some(mut hashes) => {
-                        hashes.sort_unstable();
-                        hashes.dedup();
-                        Stored {
-                            params: hashes,
-                            target_type: None,
-                        }
+            (t, Some(mine)) if plain_rows(t) && mine.len() > 1 => {
+                // The largest bases first, each only where it overlaps none taken.
+                let mut candidates: Vec<(&Vec<Path>, i64)> = order[..i]
+                    .iter()
+                    .filter(|(c, _)| !stored.contains_key(c))
+                    .filter_map(|(c, ps)| {
+                        let b = &params[*c];
+                        let ps = ps.as_ref()?;
+                        (same_kind(b)
+                            && ps.len() < mine.len()
+                            && ps.iter().all(|x| mine.contains(x)))
+                        .then_some((ps, b.hash))
+                    })
+                    .collect();
+                candidates.sort_by_key(|(ps, _)| std::cmp::Reverse(ps.len()));
+                let mut covered: Vec<&Path> = Vec::new();
+                let mut hashes = Vec::new();
+                for (ps, h) in candidates {
+                    if ps.iter().all(|x| !covered.contains(&x)) {
+                        covered.extend(ps.iter());
+                        hashes.push(h);
                     }
-                    None => continue,
                 }
+                (covered.len() == mine.len()).then(|| {
+                    hashes.sort_unstable();
+                    Stored {
+                        params: hashes,
+                        target_type: None,
+                    }
+                })
             }
-            _ => continue,
+            _ => None,
         };
-        derived.push((p.code.clone(), stored));
+        if let Some(s) = found {
+            stored.insert(code, s);
+        }
     }
-    for (code, stored) in derived {
+    let derived: Vec<(String, Stored)> = stored.into_iter().map(|(c, s)| (c.clone(), s)).collect();
+    for (code, s) in derived {
         if let Some(p) = params.get_mut(&code) {
-            p.stored = stored;
+            p.stored = s;
         }
     }
 }
@@ -475,6 +493,22 @@ mod tests {
         assert_eq!(
             stored("Observation", "combo-code-value-quantity").map(|s| s.params),
             Some(cvq)
+        );
+        // Bases of several paths each: `value-quantity` is `value as Quantity | value as
+        // SampledData`, and keeps its own rows.
+        let mut vq = vec![
+            h("Observation", "value-quantity"),
+            h("Observation", "component-value-quantity"),
+        ];
+        vq.sort_unstable();
+        assert_eq!(
+            stored("Observation", "combo-value-quantity").map(|s| s.params),
+            Some(vq)
+        );
+        assert_eq!(
+            r.get("Observation", "value-quantity")
+                .map(SearchParam::derived),
+            Some(false)
         );
     }
 

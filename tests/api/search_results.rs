@@ -332,6 +332,63 @@ storage_test!(summary_and_elements_shape_search_entries, |srv| {
     assert!(b.text().contains("SUBSETTED"), "{}", b.text());
 });
 
+// `combo-value-quantity` (four paths) is `value-quantity` (two) with
+// `component-value-quantity` (two), whose rows answer it.
+storage_test!(
+    a_parameter_derived_from_parameters_of_several_paths,
+    |srv| {
+        let obs = |id: &str, value: Option<f64>, component: Option<f64>| {
+            let q = |v: f64| serde_json::json!({"value": v, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"});
+            let mut o = serde_json::json!({"resourceType": "Observation", "id": id, "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "1-1"}]}});
+            match value {
+                Some(v) => o["valueQuantity"] = q(v),
+                None => o["valueString"] = serde_json::json!("none"),
+            }
+            if let Some(c) = component {
+                o["component"] =
+                    serde_json::json!([{"code": {"text": "part"}, "valueQuantity": q(c)}]);
+            }
+            o
+        };
+        for (id, value, component) in [
+            ("q1", Some(7.0), None),
+            ("q2", None, Some(3.0)),
+            ("q3", Some(12.0), Some(2.0)),
+            ("q4", None, None),
+        ] {
+            let r = srv
+                .put(&format!("Observation/{id}"), &obs(id, value, component))
+                .await;
+            assert_eq!(r.status, 201, "{id}: {}", r.text());
+        }
+        assert_eq!(
+            ids(
+                &srv,
+                "Observation?combo-value-quantity=gt5|http://unitsofmeasure.org|mg"
+            )
+            .await,
+            ["q1", "q3"]
+        );
+        assert_eq!(
+            ids(&srv, "Observation?combo-value-quantity=lt4").await,
+            ["q2", "q3"]
+        );
+        assert_eq!(
+            ids(&srv, "Observation?combo-value-quantity:missing=true").await,
+            ["q4"]
+        );
+        assert_eq!(
+            ids(&srv, "Observation?value-quantity=lt4").await,
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            ids(&srv, "Observation?component-value-quantity=lt4").await,
+            ["q2", "q3"]
+        );
+    }
+);
+
 // `patient` is `subject` narrowed to Patient targets and `combo-code` is `code` with
 // `component-code`: the server answers them from those parameters' rows
 // (`search::params::Stored`). Same answers as rows of their own, in every form they are used.
