@@ -1,13 +1,13 @@
 # Multi-stage build: compile in the Rust image, run as a non-root user in a slim Debian.
 FROM rust:1-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends libsqlite3-dev libpq-dev libssl-dev pkg-config \
+RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev libssl-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cargo build --release --bin carebridge
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends libsqlite3-0 libpq5 libssl3 ca-certificates curl \
+RUN apt-get update && apt-get install -y --no-install-recommends libpq5 libssl3 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home /var/lib/carebridge carebridge \
     && mkdir -p /var/lib/carebridge && chown carebridge /var/lib/carebridge

@@ -300,3 +300,37 @@ fn sqlite_foreign_keys_are_checked_at_commit() {
         assert_eq!(keys, deferred, "{name}: {sql}");
     }
 }
+
+/// SQLite is the one compiled in, with the options `.cargo/config.toml` gives it: its
+/// connections skip the per-call and per-allocation mutexes (sound because no connection is
+/// used by two threads at once) and keep page caches of their own.
+#[test]
+fn sqlite_is_built_in_with_its_options() {
+    use diesel::sql_types::Text;
+    use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        compile_options: String,
+    }
+    let mut c = SqliteConnection::establish(":memory:").expect("in-memory SQLite");
+    let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+        .load::<Row>(&mut c)
+        .expect("compile options")
+        .into_iter()
+        .map(|r| r.compile_options)
+        .collect();
+    for wanted in ["THREADSAFE=2", "DEFAULT_MEMSTATUS=0"] {
+        assert!(
+            options.iter().any(|o| o == wanted),
+            "{wanted} in {options:?}"
+        );
+    }
+    // One page cache for all connections behind a global mutex; sampled statistics.
+    for unwanted in ["ENABLE_MEMORY_MANAGEMENT", "ENABLE_STAT4"] {
+        assert!(
+            !options.iter().any(|o| o == unwanted),
+            "{unwanted} in {options:?}"
+        );
+    }
+}
