@@ -727,38 +727,38 @@ storage_test!(
     }
 );
 
-/// An upsert of `nhs` and an Observation that names the patient by the same criteria.
-fn upsert_with_observation(nhs: &str) -> Vec<Value> {
+/// An upsert of `nhs` and an Observation that names the patient by the same criteria,
+/// resolved and prepared; then another writer creates that patient. The id it got comes back.
+async fn planned_then_matched<'a>(
+    srv: &'a TestServer,
+    store: &carebridge::store::Store,
+    policy: &'a carebridge::profile::Policy,
+    nhs: &str,
+    redo: carebridge::rest::transaction::Redo,
+) -> (carebridge::rest::transaction::Planned<'a>, String) {
     let criteria = format!("Patient?identifier={NHS}|{nhs}");
-    vec![
+    let entries = vec![
         entry("PUT", &criteria, Some(patient(nhs))),
         entry("POST", "Observation", Some(observation_of(&criteria))),
-    ]
+    ];
+    let planned =
+        carebridge::rest::transaction::Planned::new(store, &srv.base, entries, policy, redo)
+            .unwrap_or_else(|e| panic!("plan: {:?}", e.error));
+    let other = srv.create(&patient(nhs)).await;
+    (planned, other)
 }
 
-// Another writer commits a match for a transaction's condition after the transaction was
-// resolved and prepared, before it writes. An importer's transaction (its resources moved
-// into the preparation, `Redo::Caller`) writes nothing and says Conflict, for the importer
-// to map its batch again; a client's (`Redo::Here`) is prepared again under the lock and
-// follows the new match.
 storage_test!(a_condition_that_finds_something_new_at_the_write, |srv| {
     use carebridge::profile::Policy;
-    use carebridge::rest::transaction::{Planned, Redo};
+    use carebridge::rest::transaction::Redo;
     use carebridge::rest::RestError;
     let store = carebridge::store::Store::open(&srv.database_url, Some(2)).expect("store");
     let policy = Policy::default();
     let none =
         |_: &mut dyn carebridge::store::Tx, _: &[carebridge::rest::transaction::Outcome]| Ok(());
 
-    let planned = Planned::new(
-        &store,
-        &srv.base,
-        upsert_with_observation("9991000033"),
-        &policy,
-        Redo::Caller,
-    )
-    .unwrap_or_else(|e| panic!("plan: {:?}", e.error));
-    let other = srv.create(&patient("9991000033")).await;
+    let (planned, other) =
+        planned_then_matched(&srv, &store, &policy, "9991000033", Redo::Caller).await;
     let Err(e) = planned.write(&store, true, &none) else {
         panic!("a conflict, not a write");
     };
@@ -776,15 +776,8 @@ storage_test!(a_condition_that_finds_something_new_at_the_write, |srv| {
         "nothing written"
     );
 
-    let planned = Planned::new(
-        &store,
-        &srv.base,
-        upsert_with_observation("9991000044"),
-        &policy,
-        Redo::Here,
-    )
-    .unwrap_or_else(|e| panic!("plan: {:?}", e.error));
-    let other = srv.create(&patient("9991000044")).await;
+    let (planned, other) =
+        planned_then_matched(&srv, &store, &policy, "9991000044", Redo::Here).await;
     let outcomes = planned
         .write(&store, true, &none)
         .unwrap_or_else(|e| panic!("write: {:?}", e.error));
