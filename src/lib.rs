@@ -18,6 +18,7 @@ pub mod adapters;
 pub mod bench;
 pub mod fhir;
 pub mod interaction;
+pub mod parallel;
 pub mod patch;
 pub mod profile;
 pub mod rest;

@@ -221,6 +221,19 @@ impl Mapping {
         });
     }
 
+    /// An empty mapping of the same batch, for a part of it mapped on another thread.
+    pub fn part(&self) -> Mapping {
+        Mapping::new(self.sender.clone(), self.source.clone())
+    }
+
+    /// Adds what a part mapped after what this one holds.
+    pub fn append(&mut self, part: Mapping) {
+        self.upserts.extend(part.upserts);
+        self.removals.extend(part.removals);
+        self.rejected.extend(part.rejected);
+        self.remember.extend(part.remember);
+    }
+
     pub fn new(sender: Sender, source: impl Into<String>) -> Mapping {
         Mapping {
             rows: 0,

@@ -14,7 +14,10 @@ use super::super::model::{
 };
 use super::admin::confidential;
 use super::codes::Codes;
-use super::{deleted, each, guid, key, organisation_key, patient_key, practitioner_key, Tables};
+use super::{
+    deleted, each, each_on_cores, guid, key, organisation_key, patient_key, practitioner_key,
+    Tables,
+};
 
 pub const CONSULTATION: &[&str] = &[
     "ConsultationGuid",
@@ -115,7 +118,8 @@ pub fn map(tables: &Tables, codes: &Codes, m: &mut Mapping) {
         }
     }
     let folded = blood_pressures(&observations, codes);
-    each(m, observations.iter().cloned(), |m, r| {
+    // Each row maps on its own, reading only what the lines above worked out.
+    each_on_cores(m, observations.clone(), |m, r| {
         let g = guid(r.required("ObservationGuid")?);
         if problems.contains(&g) {
             // The row holds the problem's code and dates; its Condition carries them.

@@ -25,7 +25,7 @@ use super::model::{
     BatchError, Key, Mapping, Rejection, Remember, Sender, CODE_SYSTEM_BASE, SYSTEM_BASE,
 };
 use super::source::SourceBatch;
-pub(crate) use super::tables::{deleted, each};
+pub(crate) use super::tables::{deleted, each, each_on_cores};
 use super::tables::{Renames, Tables};
 use super::SourceAdapter;
 use codes::Codes;

@@ -145,29 +145,13 @@ pub fn prepare(
 const PARALLEL_FROM: usize = 1000;
 
 /// `f` of every item, in order; across the machine's cores when there are many.
-fn on_every_core<T: Send, R: Send>(mut items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if items.len() < PARALLEL_FROM || cores < 2 {
-        return items.into_iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(cores);
-    let mut parts = Vec::with_capacity(cores);
-    while items.len() > chunk {
-        let rest = items.split_off(chunk);
-        parts.push(std::mem::replace(&mut items, rest));
-    }
-    parts.push(items);
-    let f = &f;
-    std::thread::scope(|s| {
-        let running: Vec<_> = parts
-            .into_iter()
-            .map(|part| s.spawn(move || part.into_iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        running
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+fn on_every_core<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    crate::parallel::in_parts(items, PARALLEL_FROM, |part| {
+        part.into_iter().map(&f).collect::<Vec<R>>()
     })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// The id an entry writes, given its resource and what its condition found.

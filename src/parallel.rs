@@ -1,0 +1,53 @@
+//! Work cut into one part per core, each part run on a thread of its own, the results kept
+//! in the order of the parts.
+
+/// `f` of each part of `items`, in order: as many parts as the machine has cores when there
+/// are at least `from` items, else one part of them all, run on the calling thread. A panic
+/// in a part is resumed here.
+pub fn in_parts<T: Send, R: Send>(
+    mut items: Vec<T>,
+    from: usize,
+    f: impl Fn(Vec<T>) -> R + Sync,
+) -> Vec<R> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if items.len() < from.max(2) || cores < 2 {
+        return vec![f(items)];
+    }
+    let size = items.len().div_ceil(cores);
+    let mut parts = Vec::with_capacity(cores);
+    while items.len() > size {
+        let rest = items.split_off(size);
+        parts.push(std::mem::replace(&mut items, rest));
+    }
+    parts.push(items);
+    let f = &f;
+    std::thread::scope(|s| {
+        let running: Vec<_> = parts
+            .into_iter()
+            .map(|part| s.spawn(move || f(part)))
+            .collect();
+        running
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_parts;
+
+    #[test]
+    fn parts_come_back_in_order_and_whole() {
+        let items: Vec<u32> = (0..1001).collect();
+        let parts = in_parts(items.clone(), 1000, |part| part);
+        if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
+            assert!(parts.len() > 1);
+        }
+        assert_eq!(parts.concat(), items);
+        assert_eq!(
+            in_parts((0..999).collect::<Vec<u32>>(), 1000, |p| p).len(),
+            1
+        );
+    }
+}
