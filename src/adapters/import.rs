@@ -17,11 +17,11 @@ use super::report::Report;
 use super::source::SourceBatch;
 use super::{SourceAdapter, ADAPTERS};
 use crate::fhir::ResourceId;
-use crate::interaction::{format_instant, now_micros, resolve_one, Incoming, Matches};
+use crate::interaction::{format_instant, now_micros, resolve_one, token_finds, Incoming, Matches};
 use crate::profile::Policy;
 use crate::rest::transaction::{self, conditional_references, Outcome};
 use crate::rest::RestError;
-use crate::search::{parse_conditional, Access};
+use crate::search::{parse_conditional, Access, SearchPlan};
 use crate::store::{Store, StoreError, StoredVersion, Tx};
 
 /// Where an import is; `total` is 0 while it cannot be counted.
@@ -192,6 +192,32 @@ impl Importer<'_> {
         self.store.read(|tx| find_in(tx, key, self.base))
     }
 
+    /// [`Importer::find`] of many keys, those of the one-token form (all of an adapter's)
+    /// in a few statements: a key found is in the map, with the one resource it names.
+    fn find_all(&self, keys: &[&Key]) -> Result<HashMap<Key, StoredVersion>, StoreError> {
+        let plans: Vec<Option<SearchPlan>> = keys.iter().map(|k| plan_of(k, self.base)).collect();
+        let asked: Vec<(usize, &SearchPlan)> = plans
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
+            .collect();
+        self.store.read(|tx| {
+            let mut found = token_finds(tx, &asked)?;
+            let mut out = HashMap::new();
+            for (i, plan) in &asked {
+                let matches = match found.remove(i) {
+                    Some(m) => m,
+                    None => resolve_one(tx, plan, &Access::Unrestricted)
+                        .map_err(|e| StoreError::Internal(e.to_string()))?,
+                };
+                if let Matches::One(v) = matches {
+                    out.insert(keys[*i].clone(), v);
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// Links records of one person: resources that merge (Patients) are folded together
     /// within the batch and into the one already on the server that any of their keys
     /// finds. Every reference then names each resource by the key its entry is written under.
@@ -225,6 +251,16 @@ impl Importer<'_> {
                 }
             }
         }
+        // What the server holds under every key and alias of the people, and what each
+        // source said of them, looked up together before the loop (which writes nothing).
+        let asked: Vec<&Key> = kept
+            .iter()
+            .filter(|u| u.merge)
+            .flat_map(|u| std::iter::once(&u.key).chain(&u.aliases))
+            .collect();
+        let on_server = self.find_all(&asked)?;
+        let criteria: Vec<String> = asked.iter().map(|k| k.criteria()).collect();
+        let said = memory::contributions_of(self.store, &criteria)?;
         let mut renamed: HashMap<Key, Key> = HashMap::new();
         let total = kept.iter().filter(|u| u.merge).count() as u64;
         let mut done = 0;
@@ -239,14 +275,11 @@ impl Importer<'_> {
                         total,
                     });
                 }
-                let by_key = self.find(&u.key)?;
-                let mut by_alias = None;
-                for a in &u.aliases {
-                    if let Some(found) = self.find(a)? {
-                        by_alias = Some((a.clone(), found));
-                        break;
-                    }
-                }
+                let by_key = on_server.get(&u.key).cloned();
+                let by_alias = u
+                    .aliases
+                    .iter()
+                    .find_map(|a| on_server.get(a).map(|found| (a.clone(), found.clone())));
                 let found = match (by_key, by_alias) {
                     (Some(k), Some((a, f))) if k.res_id != f.res_id => {
                         report.rejected.push(Rejection::at(
@@ -273,7 +306,7 @@ impl Importer<'_> {
                 // merged in a fixed order, so importing any source again changes nothing.
                 let criteria = u.key.criteria();
                 u.resource["meta"]["source"] = json!(m.source);
-                let mut sources = memory::contributions(self.store, &criteria)?;
+                let mut sources = said.get(&criteria).cloned().unwrap_or_default();
                 sources.insert(adapter.to_string(), u.resource.clone());
                 contributions.push(Remember {
                     kind: criteria,
@@ -484,13 +517,18 @@ fn entries(m: &mut Mapping) -> (Vec<Value>, Vec<Kind>) {
     (entries, kinds)
 }
 
-/// The resource a key names, if exactly one.
-fn find_in(tx: &mut dyn Tx, key: &Key, base: &str) -> Result<Option<StoredVersion>, StoreError> {
+/// The search a key stands for; `None` for one no search can be made of (it finds nothing).
+fn plan_of(key: &Key, base: &str) -> Option<SearchPlan> {
     let pairs = [(
         "identifier".to_string(),
         format!("{}|{}", key.system, escape_token(&key.value)),
     )];
-    let Ok(plan) = parse_conditional(&key.res_type, &pairs, base) else {
+    parse_conditional(&key.res_type, &pairs, base).ok()
+}
+
+/// The resource a key names, if exactly one.
+fn find_in(tx: &mut dyn Tx, key: &Key, base: &str) -> Result<Option<StoredVersion>, StoreError> {
+    let Some(plan) = plan_of(key, base) else {
         return Ok(None);
     };
     match resolve_one(tx, &plan, &Access::Unrestricted) {

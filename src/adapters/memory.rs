@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use super::model::Remember;
+use crate::search::in_list;
 use crate::store::{pieces, Bind, Query, Store, StoreError, Tx};
 
 #[derive(Debug, Default, Clone)]
@@ -67,20 +68,39 @@ impl Memory {
 pub const PATIENT_SOURCES: &str = "patient-source";
 
 /// What each source last said of the person keyed `criteria`: adapter → its Patient.
-pub fn contributions(
+pub fn contributions(store: &Store, criteria: &str) -> Result<Said, StoreError> {
+    let mut all = contributions_of(store, &[criteria.to_string()])?;
+    Ok(all.remove(criteria).unwrap_or_default())
+}
+
+/// Adapter → what it last said of a person (its Patient).
+pub type Said = std::collections::BTreeMap<String, serde_json::Value>;
+
+/// [`contributions`] of many people, 100 a statement: criteria → what each source said of
+/// that person; a person no source spoke of is not in the map.
+pub fn contributions_of(
     store: &Store,
-    criteria: &str,
-) -> Result<std::collections::BTreeMap<String, serde_json::Value>, StoreError> {
-    let mut q = Query::new(
-        "SELECT key AS a, value AS b FROM adapter_memory WHERE adapter = ? AND kind = ?",
-    );
-    q.bind(Bind::Text(PATIENT_SOURCES.to_string()));
-    q.bind(Bind::Text(criteria.to_string()));
-    let rows = store.read(|tx| tx.pairs(&q))?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(k, v)| Some((k, serde_json::from_str(&v).ok()?)))
-        .collect())
+    criteria: &[String],
+) -> Result<HashMap<String, Said>, StoreError> {
+    let mut out: HashMap<String, Said> = HashMap::new();
+    store.read(|tx| {
+        for chunk in pieces(criteria) {
+            let mut q = Query::reusable(
+                "SELECT kind || '\u{1f}' || key AS a, value AS b FROM adapter_memory WHERE adapter = ?",
+            );
+            q.bind(Bind::Text(PATIENT_SOURCES.to_string()));
+            in_list(&mut q, "kind", chunk.iter().map(|c| Bind::Text(c.clone())));
+            for (a, value) in tx.pairs(&q)? {
+                let (Some((kind, key)), Ok(v)) = (a.split_once('\u{1f}'), serde_json::from_str(&value))
+                else {
+                    continue;
+                };
+                out.entry(kind.to_string()).or_default().insert(key.to_string(), v);
+            }
+        }
+        Ok::<_, StoreError>(())
+    })?;
+    Ok(out)
 }
 
 /// Writes (or overwrites) what `adapter` keeps.

@@ -1,5 +1,7 @@
 //! The conditional interactions' 0/1/many match rules (http.html#cond-update, #3.1.0.7.1).
 
+use std::collections::{BTreeMap, HashMap};
+
 use serde_json::Value;
 
 use super::create::insert;
@@ -8,8 +10,10 @@ use super::incoming::Incoming;
 use super::update::update;
 use super::{InteractionError, Written};
 use crate::fhir::ResourceId;
-use crate::search::{compile_page, Access, SearchPlan};
-use crate::store::{StoredVersion, Tx};
+use crate::search::{
+    compile_page, current_versions, single_token, token_matches, Access, SearchPlan,
+};
+use crate::store::{StoreError, StoredVersion, Tx};
 
 pub enum Matches {
     None,
@@ -34,6 +38,64 @@ pub fn resolve_one(
         1 => Matches::One(found.remove(0)),
         _ => Matches::Many,
     })
+}
+
+/// (type, parameter, system) → (number, code) asked.
+type TokensAsked<'a> = BTreeMap<(&'a str, i64, &'a str), Vec<(usize, &'a str)>>;
+
+/// What the one-token conditions among `asked` (`Patient?identifier=system|value`, the
+/// importers' keys) find, by their numbers, a few statements for them all; a condition of
+/// another form, or whose match changed between the two statements, is left out for its own
+/// search ([`resolve_one`]) to tell.
+pub fn token_finds(
+    tx: &mut dyn Tx,
+    asked: &[(usize, &SearchPlan)],
+) -> Result<HashMap<usize, Matches>, StoreError> {
+    let mut groups: TokensAsked<'_> = BTreeMap::new();
+    for (n, plan) in asked {
+        if let Some((param, system, code)) = single_token(plan) {
+            let key = (plan.res_type.as_str(), param, system);
+            groups.entry(key).or_default().push((*n, code));
+        }
+    }
+    let mut out = HashMap::new();
+    for ((res_type, param, system), asked) in groups {
+        let mut codes: Vec<&str> = asked.iter().map(|(_, code)| *code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        let mut ids: HashMap<String, Vec<String>> = HashMap::new();
+        for (code, id) in token_matches(tx, res_type, param, system, &codes, &Access::Unrestricted)?
+        {
+            ids.entry(code).or_default().push(id);
+        }
+        let mut single: Vec<&str> = ids
+            .values()
+            .filter_map(|found| match found.as_slice() {
+                [id] => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
+        single.sort_unstable();
+        single.dedup();
+        let versions: HashMap<String, StoredVersion> =
+            current_versions(tx, res_type, &single, &Access::Unrestricted)?
+                .into_iter()
+                .map(|v| (v.res_id.clone(), v))
+                .collect();
+        for (n, code) in asked {
+            let matches = match ids.get(code).map(Vec::as_slice) {
+                None | Some([]) => Matches::None,
+                Some([id]) => match versions.get(id) {
+                    Some(v) => Matches::One(v.clone()),
+                    // Changed between the two statements: its own search will tell.
+                    None => continue,
+                },
+                Some(_) => Matches::Many,
+            };
+            out.insert(n, matches);
+        }
+    }
+    Ok(out)
 }
 
 /// `PUT [type]?criteria`.

@@ -14,7 +14,7 @@ mod update;
 mod version;
 
 pub use conditional::{
-    conditional_delete, conditional_update, resolve_one, update_matched, Matches,
+    conditional_delete, conditional_update, resolve_one, token_finds, update_matched, Matches,
 };
 pub use create::{create, insert, insert_many, Created};
 pub use delete::{delete, Deleted};

@@ -23,7 +23,7 @@ mod value;
 pub use access::Access;
 pub use compile::{
     compile_by_ids, compile_by_keys, compile_count, compile_keys, compile_page,
-    compile_referencing, compile_snapshot_page, compile_targets,
+    compile_referencing, compile_snapshot_page, compile_targets, in_list,
 };
 pub use everything::{everything, Everything, Page, Record};
 pub use execute::{run, run_in, NextPage, SearchResult};

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::super::error::RestError;
 use super::entry::{Entry, Method};
 use super::failure::{at, EntryError};
-use crate::interaction::{resolve_one, InteractionError, Matches};
-use crate::search::{current_versions, parse_conditional, single_token, token_matches, Access};
+use crate::interaction::{resolve_one, token_finds, InteractionError, Matches};
+use crate::search::{parse_conditional, Access, SearchPlan};
 use crate::store::{StoreError, StoredVersion, Tx};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -95,59 +95,15 @@ pub fn resolve(tx: &mut dyn Tx, entries: &[Entry], base: &str) -> Result<Resolut
     Ok(out)
 }
 
-/// (type, parameter, system) → (entry, code) asked.
-type TokensAsked<'a> = BTreeMap<(&'a str, i64, &'a str), Vec<(usize, &'a str)>>;
-
-/// What the conditions of the one-token form (`Patient?identifier=system|value`) found, for
-/// the whole bundle in a few statements. An entry left out is resolved by its search.
+/// What the bundle's conditions of the one-token form found, by entry index
+/// ([`token_finds`]); an entry left out is resolved by its search.
 fn token_conditions(
     tx: &mut dyn Tx,
     entries: &[Entry],
 ) -> Result<HashMap<usize, Matches>, StoreError> {
-    let mut groups: TokensAsked<'_> = BTreeMap::new();
-    for e in entries {
-        let Some(c) = e.condition() else { continue };
-        if let Some((param, system, code)) = single_token(&c.plan) {
-            let key = (c.plan.res_type.as_str(), param, system);
-            groups.entry(key).or_default().push((e.index, code));
-        }
-    }
-    let mut out = HashMap::new();
-    for ((res_type, param, system), asked) in groups {
-        let mut codes: Vec<&str> = asked.iter().map(|(_, code)| *code).collect();
-        codes.sort_unstable();
-        codes.dedup();
-        let mut ids: HashMap<String, Vec<String>> = HashMap::new();
-        for (code, id) in token_matches(tx, res_type, param, system, &codes, &Access::Unrestricted)?
-        {
-            ids.entry(code).or_default().push(id);
-        }
-        let mut single: Vec<&str> = ids
-            .values()
-            .filter_map(|found| match found.as_slice() {
-                [id] => Some(id.as_str()),
-                _ => None,
-            })
-            .collect();
-        single.sort_unstable();
-        single.dedup();
-        let versions: HashMap<String, StoredVersion> =
-            current_versions(tx, res_type, &single, &Access::Unrestricted)?
-                .into_iter()
-                .map(|v| (v.res_id.clone(), v))
-                .collect();
-        for (index, code) in asked {
-            let matches = match ids.get(code).map(Vec::as_slice) {
-                None | Some([]) => Matches::None,
-                Some([id]) => match versions.get(id) {
-                    Some(v) => Matches::One(v.clone()),
-                    // Changed between the two statements: its own search will tell.
-                    None => continue,
-                },
-                Some(_) => Matches::Many,
-            };
-            out.insert(index, matches);
-        }
-    }
-    Ok(out)
+    let asked: Vec<(usize, &SearchPlan)> = entries
+        .iter()
+        .filter_map(|e| e.condition().map(|c| (e.index, &c.plan)))
+        .collect();
+    token_finds(tx, &asked)
 }
