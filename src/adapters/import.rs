@@ -412,22 +412,23 @@ impl Importer<'_> {
             .flatten()
             .filter(|r| !available.contains(*r))
             .collect();
-        let mut on_server: HashMap<String, bool> = HashMap::new();
-        let total = outside.len() as u64;
-        for (i, r) in outside.into_iter().enumerate() {
-            if i % 500 == 0 {
-                progress(Step {
-                    stage: "checking references",
-                    done: i as u64,
-                    total,
-                });
-            }
-            let found = match parse_key(r) {
-                Some(k) => self.find(&k)?.is_some(),
-                None => false,
-            };
-            on_server.insert(r.clone(), found);
-        }
+        progress(Step {
+            stage: "checking references",
+            done: 0,
+            total: outside.len() as u64,
+        });
+        // Looked up together, as linking looks up people.
+        let keys: Vec<(&String, Key)> = outside
+            .into_iter()
+            .filter_map(|r| Some((r, parse_key(r)?)))
+            .collect();
+        let asked: Vec<&Key> = keys.iter().map(|(_, k)| k).collect();
+        let found = self.find_all(&asked)?;
+        let on_server: HashSet<&String> = keys
+            .iter()
+            .filter(|(_, k)| found.contains_key(k))
+            .map(|(r, _)| *r)
+            .collect();
         let mut keep = vec![true; m.upserts.len()];
         // With profiles enforced, a record that breaks one is its row's fault, not the batch's.
         for (i, u) in m.upserts.iter().enumerate() {
@@ -458,9 +459,9 @@ impl Importer<'_> {
                 if !keep[i] {
                     continue;
                 }
-                let missing = refs[i].iter().find(|r| {
-                    !available.contains(*r) && !on_server.get(*r).copied().unwrap_or(false)
-                });
+                let missing = refs[i]
+                    .iter()
+                    .find(|r| !available.contains(*r) && !on_server.contains(*r));
                 if let Some(r) = missing {
                     report.rejected.push(Rejection::at(
                         &u.origin,
@@ -506,8 +507,8 @@ fn entries(m: &mut Mapping) -> (Vec<Value>, Vec<Kind>) {
         if resource["meta"].get("source").is_none() {
             resource["meta"]["source"] = json!(m.source);
         }
-        let criteria = u.key.condition();
-        entries.push(json!({"resource": resource, "request": {"method": "PUT", "url": criteria}}));
+        let url = u.key.condition();
+        entries.push(json!({"resource": resource, "request": {"method": "PUT", "url": url}}));
         kinds.push(Kind::Upsert {
             origin: u.origin.clone(),
             key: u.key.clone(),

@@ -109,9 +109,9 @@ pub fn each_on_cores<'a>(
     rows: Vec<Row<'a>>,
     map: impl Fn(&mut Mapping, &Row<'a>) -> Result<(), Rejection> + Sync,
 ) {
-    let blank = m.part();
+    let whole: &Mapping = m;
     let parts = crate::parallel::in_parts(rows, PARALLEL_FROM, |part| {
-        let mut mapped = blank.part();
+        let mut mapped = whole.part();
         each(&mut mapped, part.into_iter(), &map);
         mapped
     });
