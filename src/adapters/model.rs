@@ -41,29 +41,27 @@ impl Key {
     /// The search criteria that find the resource (`Type?identifier=system|value`), as
     /// adapter memory keys what it keeps of a person.
     pub fn criteria(&self) -> String {
-        let mut out = self.query_start();
-        form_encode(self.system.as_bytes(), &mut out);
-        out.push('|');
-        form_encode(escape_token(&self.value).as_bytes(), &mut out);
-        out
+        self.query("|")
     }
 
     /// The same criteria as a transaction keys conditions (`condition_key`), the `|`
     /// encoded too: the form of the batch's conditional references and URLs, which the
     /// transaction then takes as they are instead of decoding and encoding each again.
     pub fn condition(&self) -> String {
-        let mut out = self.query_start();
-        let mut token = self.system.clone();
-        token.push('|');
-        token.push_str(&escape_token(&self.value));
-        form_encode(token.as_bytes(), &mut out);
-        out
+        self.query("%7C")
     }
 
-    fn query_start(&self) -> String {
-        let mut out = String::with_capacity(self.res_type.len() + self.system.len() * 2 + 40);
+    /// `Type?identifier=` and the token, form-encoded, with `bar` between system and value.
+    fn query(&self, bar: &str) -> String {
+        let value = escape_token(&self.value);
+        let mut out = String::with_capacity(
+            self.res_type.len() + 12 + (self.system.len() + value.len()) * 3 / 2 + bar.len(),
+        );
         out.push_str(&self.res_type);
         out.push_str("?identifier=");
+        form_encode(self.system.as_bytes(), &mut out);
+        out.push_str(bar);
+        form_encode(value.as_bytes(), &mut out);
         out
     }
 
