@@ -507,8 +507,14 @@ fn entries(m: &mut Mapping) -> (Vec<Value>, Vec<Kind>) {
         if resource["meta"].get("source").is_none() {
             resource["meta"]["source"] = json!(m.source);
         }
-        let url = u.key.condition();
-        entries.push(json!({"resource": resource, "request": {"method": "PUT", "url": url}}));
+        // Moved in, not by `json!`, which would copy the resource's whole tree.
+        let mut entry = serde_json::Map::new();
+        entry.insert("resource".into(), resource);
+        entry.insert(
+            "request".into(),
+            json!({"method": "PUT", "url": u.key.condition()}),
+        );
+        entries.push(Value::Object(entry));
         kinds.push(Kind::Upsert {
             origin: u.origin.clone(),
             key: u.key.clone(),
