@@ -66,7 +66,7 @@ impl Key {
     }
 
     pub fn reference(&self) -> Value {
-        json!({ "reference": self.condition() })
+        object([("reference", self.condition().into())])
     }
 
     pub fn identifier(&self) -> Value {
@@ -257,6 +257,17 @@ impl BatchError {
 }
 
 /// A CodeableConcept of the given codings, with text.
+/// A JSON object of these members, in this order, each moved in: `json!` copies every
+/// `Value` it is handed, a whole tree each, which was a good part of mapping a batch.
+pub fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
+    Value::Object(
+        members
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
 pub fn concept(codings: Vec<Value>, text: Option<&str>) -> Value {
     let mut c = json!({});
     if !codings.is_empty() {

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use super::super::csv_table::Row;
 use super::super::dates;
 use super::super::model::{
-    coding, concept, put, Key, Mapping, Rejection, Upsert, OBSERVATION_CATEGORY, SNOMED, UCUM,
+    coding, concept, object, put, Key, Mapping, Rejection, Upsert, OBSERVATION_CATEGORY, SNOMED,
+    UCUM,
 };
 use super::admin::confidential;
 use super::codes::Codes;
@@ -165,9 +166,20 @@ fn consultation(m: &mut Mapping, codes: &Codes, row: &Row<'_>) -> Result<(), Rej
     } else {
         "in-progress"
     };
-    let mut e = json!({"resourceType": "Encounter", "identifier": [k.identifier()], "status": status,
-        "class": coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", "AMB", Some("ambulatory")),
-        "subject": patient.reference()});
+    let mut e = object([
+        ("resourceType", "Encounter".into()),
+        ("identifier", Value::Array(vec![k.identifier()])),
+        ("status", status.into()),
+        (
+            "class",
+            coding(
+                "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                "AMB",
+                Some("ambulatory"),
+            ),
+        ),
+        ("subject", patient.reference()),
+    ]);
     let mut t = match row.get("ConsultationSourceCodeId") {
         Some(_) => codes.clinical(row, "ConsultationSourceCodeId")?,
         None => json!({}),
@@ -178,13 +190,17 @@ fn consultation(m: &mut Mapping, codes: &Codes, row: &Row<'_>) -> Result<(), Rej
     put(
         &mut e,
         "type",
-        (t.as_object().is_some_and(|o| !o.is_empty())).then(|| json!([t])),
+        (t.as_object().is_some_and(|o| !o.is_empty())).then(|| Value::Array(vec![t])),
     );
     put(
         &mut e,
         "participant",
-        row.get("ClinicianUserInRoleGuid")
-            .map(|c| json!([{"individual": practitioner_key(c).reference()}])),
+        row.get("ClinicianUserInRoleGuid").map(|c| {
+            Value::Array(vec![object([(
+                "individual",
+                practitioner_key(c).reference(),
+            )])])
+        }),
     );
     put(
         &mut e,
@@ -417,10 +433,34 @@ fn observation(
         .map(|c| practitioner_key(c).reference());
     let note = row.get("AssociatedText").map(|t| json!([{"text": t}]));
     let mut r = if allergy {
-        let mut a = json!({"resourceType": "AllergyIntolerance", "identifier": [k.identifier()],
-            "clinicalStatus": concept(vec![coding("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "active", None)], None),
-            "verificationStatus": concept(vec![coding("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "confirmed", None)], None),
-            "code": code, "patient": patient.reference()});
+        let mut a = object([
+            ("resourceType", "AllergyIntolerance".into()),
+            ("identifier", Value::Array(vec![k.identifier()])),
+            (
+                "clinicalStatus",
+                concept(
+                    vec![coding(
+                        "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                        "active",
+                        None,
+                    )],
+                    None,
+                ),
+            ),
+            (
+                "verificationStatus",
+                concept(
+                    vec![coding(
+                        "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+                        "confirmed",
+                        None,
+                    )],
+                    None,
+                ),
+            ),
+            ("code", code),
+            ("patient", patient.reference()),
+        ]);
         put(&mut a, "onsetDateTime", when.map(Value::from));
         put(
             &mut a,
@@ -437,10 +477,15 @@ fn observation(
         put(&mut a, "note", note);
         a
     } else {
-        let mut o = json!({"resourceType": "Observation", "identifier": [k.identifier()], "status": "final",
-            "code": code, "subject": patient.reference()});
+        let mut o = object([
+            ("resourceType", "Observation".into()),
+            ("identifier", Value::Array(vec![k.identifier()])),
+            ("status", "final".into()),
+            ("code", code),
+            ("subject", patient.reference()),
+        ]);
         if let Some(t) = row.get("ObservationType") {
-            o["category"] = json!([concept(vec![], Some(t))]);
+            o["category"] = Value::Array(vec![concept(vec![], Some(t))]);
         }
         put(
             &mut o,
@@ -455,7 +500,7 @@ fn observation(
             row.get("OrganisationGuid")
                 .map(|o| organisation_key(o).reference()),
         );
-        put(&mut o, "performer", Some(json!(performers)));
+        put(&mut o, "performer", Some(Value::Array(performers)));
         let unit = row.get("NumericUnit");
         if let Some(v) = number(row, "Value")? {
             o["valueQuantity"] = quantity(v, unit);
@@ -477,7 +522,7 @@ fn observation(
             range
                 .as_object()
                 .is_some_and(|r| !r.is_empty())
-                .then(|| json!([range])),
+                .then(|| Value::Array(vec![range])),
         );
         put(&mut o, "note", note);
         let members: Vec<Value> = children
@@ -486,14 +531,21 @@ fn observation(
             .flatten()
             .map(|c| key("Observation", "observation", c).reference())
             .collect();
-        put(&mut o, "hasMember", Some(json!(members)));
+        put(&mut o, "hasMember", Some(Value::Array(members)));
         o
     };
     confidential(row, &mut r)?;
     let mut aliases = Vec::new();
     if let Some(d) = diastolic {
         let dg = guid(d.required("ObservationGuid")?);
-        let mut component = json!({"code": with_loinc(codes.clinical(d, "CodeId")?, "8462-4", "Diastolic blood pressure")});
+        let mut component = object([(
+            "code",
+            with_loinc(
+                codes.clinical(d, "CodeId")?,
+                "8462-4",
+                "Diastolic blood pressure",
+            ),
+        )]);
         put(
             &mut component,
             "valueQuantity",
@@ -537,18 +589,20 @@ fn fold_blood_pressure(o: &mut Value, diastolic: Value) {
         ],
         Some("Blood pressure"),
     );
-    o["category"] = json!([concept(
+    o["category"] = Value::Array(vec![concept(
         vec![coding(
             OBSERVATION_CATEGORY,
             "vital-signs",
-            Some("Vital Signs")
+            Some("Vital Signs"),
         )],
-        None
+        None,
     )]);
-    let mut systolic =
-        json!({"code": with_loinc(systolic_code, "8480-6", "Systolic blood pressure")});
+    let mut systolic = object([(
+        "code",
+        with_loinc(systolic_code, "8480-6", "Systolic blood pressure"),
+    )]);
     put(&mut systolic, "valueQuantity", value);
-    o["component"] = json!([systolic, diastolic]);
+    o["component"] = Value::Array(vec![systolic, diastolic]);
 }
 
 fn with_loinc(mut code: Value, loinc: &str, display: &str) -> Value {
