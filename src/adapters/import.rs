@@ -324,12 +324,13 @@ impl Importer<'_> {
             .iter()
             .map(|(from, to)| (from.condition(), to.condition()))
             .collect();
-        for u in &mut linked {
+        let each: Vec<&mut Upsert> = linked.iter_mut().collect();
+        crate::parallel::map(each, crate::parallel::MANY, |u| {
             rename_references(&mut u.resource, &rename);
             if let Some(to) = u.patient.as_ref().and_then(|p| renamed.get(p)) {
                 u.patient = Some(to.clone());
             }
-        }
+        });
         m.upserts = linked;
         self.withdraw(adapter, m, &mut contributions)?;
         Ok(contributions)
@@ -402,11 +403,10 @@ impl Importer<'_> {
     ) -> Result<(), StoreError> {
         // Keys and references compared as the transaction will resolve them.
         let mut available: HashSet<String> = m.upserts.iter().map(|u| u.key.condition()).collect();
-        let refs: Vec<Vec<String>> = m
-            .upserts
-            .iter()
-            .map(|u| conditional_references(&u.resource))
-            .collect();
+        let each: Vec<&Upsert> = m.upserts.iter().collect();
+        let refs: Vec<Vec<String>> = crate::parallel::map(each, crate::parallel::MANY, |u| {
+            conditional_references(&u.resource)
+        });
         let outside: HashSet<&String> = refs
             .iter()
             .flatten()

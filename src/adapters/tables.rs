@@ -98,9 +98,6 @@ pub fn each<'a>(
     }
 }
 
-/// Tables at least this long are mapped on every core.
-const PARALLEL_FROM: usize = 1000;
-
 /// [`each`] for a `map` that only adds to the mapping (no row depends on another's
 /// outcome): the rows cut into one part per core, each mapped on a thread of its own, what
 /// each part mapped added in row order.
@@ -110,7 +107,7 @@ pub fn each_on_cores<'a>(
     map: impl Fn(&mut Mapping, &Row<'a>) -> Result<(), Rejection> + Sync,
 ) {
     let whole: &Mapping = m;
-    let parts = crate::parallel::in_parts(rows, PARALLEL_FROM, |part| {
+    let parts = crate::parallel::in_parts(rows, crate::parallel::MANY, |part| {
         let mut mapped = whole.part();
         each(&mut mapped, part.into_iter(), &map);
         mapped

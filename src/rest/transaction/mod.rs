@@ -175,11 +175,12 @@ impl<'a> Planned<'a> {
         redo: Redo,
     ) -> Result<Planned<'a>, EntryError> {
         let clock = std::time::Instant::now();
-        let mut entries = raw
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut e)| parse_entry(i, &mut e, base).map_err(|err| EntryError::new(i, err)))
-            .collect::<Result<Vec<Entry>, _>>()?;
+        let numbered: Vec<(usize, Value)> = raw.into_iter().enumerate().collect();
+        let mut entries = crate::parallel::map(numbered, crate::parallel::MANY, |(i, mut e)| {
+            parse_entry(i, &mut e, base).map_err(|err| EntryError::new(i, err))
+        })
+        .into_iter()
+        .collect::<Result<Vec<Entry>, _>>()?;
         log::debug!("transaction: entries read at {:?}", clock.elapsed());
         let fresh = fresh_ids(&entries);
         let conditional = has_conditions(&entries);

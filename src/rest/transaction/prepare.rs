@@ -129,29 +129,13 @@ pub fn prepare(
         Some(bodies) => entries.iter().zip(bodies).collect(),
         None => entries.iter().map(|e| (e, None)).collect(),
     };
-    let results = on_every_core(items, incoming);
+    let results = crate::parallel::map(items, crate::parallel::MANY, incoming);
     for (e, result) in entries.iter().zip(results) {
         if let Some(incoming) = result? {
             out.incoming.insert(e.index, incoming);
         }
     }
     Ok(out)
-}
-
-/// Bundles at least this big are prepared on every core: an import's batch of 11,000
-/// resources would otherwise leave one core idle for most of a second. Smaller ones (a
-/// client's 100 entries) are prepared on their request's thread, where other requests
-/// keep the other cores busy.
-const PARALLEL_FROM: usize = 1000;
-
-/// `f` of every item, in order; across the machine's cores when there are many.
-fn on_every_core<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    crate::parallel::in_parts(items, PARALLEL_FROM, |part| {
-        part.into_iter().map(&f).collect::<Vec<R>>()
-    })
-    .into_iter()
-    .flatten()
-    .collect()
 }
 
 /// The id an entry writes, given its resource and what its condition found.
