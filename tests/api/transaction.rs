@@ -798,3 +798,94 @@ storage_test!(a_condition_that_finds_something_new_at_the_write, |srv| {
         format!("Patient/{other}")
     );
 });
+
+/// Entries of `patients` Patients and `per` Observations each, referring to them by
+/// `urn:uuid`; the last Observation's subject is `last_subject` when given.
+fn big_transaction(patients: usize, per: usize, last_subject: Option<&str>) -> Vec<Value> {
+    let urn = |p: usize| format!("urn:uuid:0c3b7a2e-2222-4b7e-9c1e-{p:012}");
+    let mut entries = Vec::new();
+    for p in 0..patients {
+        entries.push(with_full_url(
+            entry("POST", "Patient", Some(patient(&format!("999{p:07}")))),
+            &urn(p),
+        ));
+        for _ in 0..per {
+            entries.push(entry("POST", "Observation", Some(observation_of(&urn(p)))));
+        }
+    }
+    if let (Some(subject), Some(last)) = (last_subject, entries.last_mut()) {
+        last["resource"]["subject"]["reference"] = json!(subject);
+    }
+    entries
+}
+
+storage_test!(
+    a_big_transaction_writes_creates_prepared_beside_the_writer,
+    |srv| {
+        use carebridge::rest::transaction::{run, Outcome};
+        use carebridge::rest::RestError;
+        // As an importer writes (the body limit keeps so big a bundle off the test server):
+        // 1,100 entries, enough for the creates to be prepared while the first are written.
+        let store = carebridge::store::Store::open(&srv.database_url, Some(2)).expect("store");
+        let policy = carebridge::profile::Policy::default();
+        let none = |_: &mut dyn carebridge::store::Tx, _: &[Outcome]| Ok(());
+        let outcomes = run(
+            &store,
+            &srv.base,
+            big_transaction(100, 10, None),
+            &policy,
+            &none,
+        )
+        .unwrap_or_else(|e| panic!("write: {e:?}"));
+        assert_eq!(outcomes.len(), 1100);
+        assert!(outcomes
+            .iter()
+            .all(|o| o.status.as_u16() == 201 && o.changed));
+        // Each outcome is in its entry's place, and each reference names its Patient.
+        for p in [0usize, 57, 99] {
+            let at = p * 11;
+            let version = |i: usize| outcomes[i].version.as_ref().expect("written");
+            assert_eq!(version(at).res_type, "Patient");
+            let observations = srv
+                .get(&format!(
+                    "Observation?subject=Patient/{}&_count=50",
+                    version(at).res_id
+                ))
+                .await
+                .json();
+            assert_eq!(observations["total"], 10);
+            let mine: Vec<&str> = (at + 1..at + 11)
+                .map(|i| version(i).res_id.as_str())
+                .collect();
+            for found in observations["entry"].as_array().expect("found") {
+                let id = found["resource"]["id"].as_str().unwrap_or_default();
+                assert!(mine.contains(&id), "{id} is not one of {mine:?}");
+            }
+        }
+        let count = |t: &'static str| {
+            let srv = &srv;
+            async move { srv.get(&format!("{t}?_summary=count")).await.json()["total"].clone() }
+        };
+        assert_eq!(count("Observation").await, 1000);
+
+        // A fault in the last create, found only as the creates are written: nothing stays.
+        let missing = "urn:uuid:0c3b7a2e-2222-4b7e-9c1e-999999999999";
+        let failed = run(
+            &store,
+            &srv.base,
+            big_transaction(100, 10, Some(missing)),
+            &policy,
+            &none,
+        );
+        let Err(RestError::InEntry { index, inner }) = failed else {
+            panic!("the last entry fails the transaction: {failed:?}");
+        };
+        assert_eq!(index, 1099);
+        assert!(
+            matches!(*inner, RestError::BadRequest(ref m) if m.contains(missing)),
+            "{inner:?}"
+        );
+        assert_eq!(count("Patient").await, 100);
+        assert_eq!(count("Observation").await, 1000);
+    }
+);

@@ -3,16 +3,18 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::mpsc::Receiver;
 
 use actix_web::http::StatusCode;
 use serde_json::Value;
 
+use super::super::error::RestError;
 use super::super::query::QueryParams;
 use super::super::read::not_modified;
 use super::super::search::{links, searchset};
 use super::entry::{Entry, Method, Target};
 use super::failure::{at, EntryError};
-use super::prepare::Prepared;
+use super::prepare::{Chunk, Prepared};
 use crate::fhir::summary::View;
 use crate::fhir::ResourceId;
 use crate::interaction::{self, Incoming, InteractionError, Next};
@@ -51,25 +53,80 @@ pub struct Context<'a> {
     pub policy: &'a crate::profile::Policy,
 }
 
+/// The creates that a preparation beside the writer hands over (`prepare::Later`), kept once
+/// received, so that a write tried again (the database was busy) finds them.
+pub struct Stream {
+    /// The entries' positions, in bundle order.
+    pub positions: Vec<usize>,
+    pub take: Receiver<Chunk>,
+    pub got: Vec<Vec<(usize, Incoming)>>,
+}
+
+impl Stream {
+    /// Writes every create, chunk by chunk as each is prepared.
+    fn write(
+        &mut self,
+        tx: &mut dyn Tx,
+        entries: &[Entry],
+        prepared: &Prepared,
+        out: &mut [Option<Outcome>],
+    ) -> Result<(), EntryError> {
+        let mut next = 0;
+        let mut written = 0;
+        loop {
+            if next == self.got.len() {
+                // Closed once every chunk was sent (or the preparation failed: counted below).
+                let Ok(chunk) = self.take.recv() else { break };
+                let ready = chunk
+                    .into_iter()
+                    .map(|(i, r)| r.map(|inc| (i, inc)))
+                    .collect::<Result<Vec<_>, EntryError>>()?;
+                self.got.push(ready);
+            }
+            let chunk: Vec<(usize, &Incoming)> =
+                self.got[next].iter().map(|(i, inc)| (*i, inc)).collect();
+            next += 1;
+            if let Some(&(first, _)) = chunk.first() {
+                create_all(tx, entries, &chunk, prepared, out).map_err(at(entries[first].index))?;
+            }
+            written += chunk.len();
+        }
+        if written != self.positions.len() {
+            return Err(EntryError::whole(RestError::Internal(
+                "the preparation of the transaction's creates stopped short".into(),
+            )));
+        }
+        Ok(())
+    }
+}
+
 pub fn execute(
     tx: &mut dyn Tx,
     entries: &[Entry],
     prepared: &Prepared,
     cx: &Context<'_>,
+    mut later: Option<&mut Stream>,
 ) -> Result<Vec<Outcome>, EntryError> {
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by_key(|&i| entries[i].method.rank());
     let mut out: Vec<Option<Outcome>> = vec![None; entries.len()];
     // Creates of new resources (POSTs, and conditional PUTs that matched nothing) go in
     // together, in a few multi-row statements, when the first of them comes up.
-    let creates: Vec<usize> = (0..entries.len())
-        .filter(|&i| {
+    let creates: Vec<(usize, &Incoming)> = (0..entries.len())
+        .filter_map(|i| {
             let e = &entries[i];
-            (e.method == Method::Post || prepared.creates.contains(&e.index))
-                && prepared.incoming.contains_key(&e.index)
+            if e.method == Method::Post || prepared.creates.contains(&e.index) {
+                prepared.incoming.get(&e.index).map(|inc| (i, inc))
+            } else {
+                None
+            }
         })
         .collect();
-    let is_create: HashSet<usize> = creates.iter().copied().collect();
+    let is_create: HashSet<usize> = creates
+        .iter()
+        .map(|c| c.0)
+        .chain(later.iter().flat_map(|s| s.positions.iter().copied()))
+        .collect();
     let mut updates = Updates::default();
     for i in order {
         if out[i].is_some() {
@@ -77,7 +134,12 @@ pub fn execute(
         }
         let e = &entries[i];
         if is_create.contains(&i) {
-            create_all(tx, entries, &creates, prepared, &mut out).map_err(at(e.index))?;
+            if !creates.is_empty() {
+                create_all(tx, entries, &creates, prepared, &mut out).map_err(at(e.index))?;
+            }
+            if let Some(stream) = later.take() {
+                stream.write(tx, entries, prepared, &mut out)?;
+            }
             continue;
         }
         if e.method == Method::Put && updates.heads.is_none() {
@@ -148,17 +210,19 @@ fn update_heads<'e>(
         .collect()
 }
 
+/// Writes new resources, (entry position, its prepared resource) each, in a few multi-row
+/// statements.
 fn create_all(
     tx: &mut dyn Tx,
     entries: &[Entry],
-    creates: &[usize],
+    creates: &[(usize, &Incoming)],
     prepared: &Prepared,
     out: &mut [Option<Outcome>],
 ) -> Result<(), InteractionError> {
     let missing = || InteractionError::BadRequest("the entry was not prepared".into());
     let ids = creates
         .iter()
-        .map(|&i| {
+        .map(|&(i, _)| {
             prepared
                 .ids
                 .get(&entries[i].index)
@@ -166,18 +230,19 @@ fn create_all(
                 .ok_or_else(missing)
         })
         .collect::<Result<Vec<ResourceId>, _>>()?;
-    let items = creates
+    let items: Vec<(&str, &ResourceId, &Incoming)> = creates
         .iter()
         .zip(&ids)
-        .map(|(&i, id)| {
-            let e = &entries[i];
-            let rt = e.res_type().map_or(SYSTEM, |t| t.as_str());
-            let inc = prepared.incoming.get(&e.index).ok_or_else(missing)?;
-            Ok((rt, id, inc))
+        .map(|(&(i, inc), id)| {
+            (
+                entries[i].res_type().map_or(SYSTEM, |t| t.as_str()),
+                id,
+                inc,
+            )
         })
-        .collect::<Result<Vec<_>, InteractionError>>()?;
+        .collect();
     let written = interaction::insert_many(tx, &items)?;
-    for (&i, w) in creates.iter().zip(written) {
+    for (&(i, _), w) in creates.iter().zip(written) {
         out[i] = Some(Outcome::of(StatusCode::CREATED, Some(w.version), true));
     }
     Ok(())

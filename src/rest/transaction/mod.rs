@@ -27,7 +27,7 @@ use crate::profile::Policy;
 use crate::store::{Isolation, Store, StoreError, Tx};
 use entry::{parse_entry, Entry};
 pub use execute::Outcome;
-use execute::{execute, Context};
+use execute::{execute, Context, Stream};
 pub use failure::EntryError;
 use prepare::{fresh_ids, prepare};
 pub use references::{condition_key, conditional_references, form_encode};
@@ -218,12 +218,46 @@ impl<'a> Planned<'a> {
     }
 
     /// Writes what was prepared, all or nothing, and then `also` with the outcomes, in one
-    /// database transaction; `strict` as `Prefer: handling=strict`.
+    /// database transaction; `strict` as `Prefer: handling=strict`. A big transaction's
+    /// creates are prepared on a thread beside the writer, as it writes them.
     pub fn write(
+        mut self,
+        store: &Store,
+        strict: bool,
+        also: &Also<'_>,
+    ) -> Result<Vec<Outcome>, EntryError> {
+        let later = self.prepared.later.take();
+        let this = &self;
+        std::thread::scope(|s| {
+            let mut stream = later.map(|later| {
+                // Two chunks ahead at most: the writer is the slower side.
+                let (send, take) = std::sync::mpsc::sync_channel(2);
+                let positions = later.positions.clone();
+                s.spawn(move || {
+                    later.prepare(
+                        &this.entries,
+                        &this.prepared,
+                        &this.before,
+                        this.policy,
+                        |chunk| send.send(chunk).is_ok(),
+                    )
+                });
+                Stream {
+                    positions,
+                    take,
+                    got: Vec::new(),
+                }
+            });
+            this.write_with(store, strict, also, stream.as_mut())
+        })
+    }
+
+    fn write_with(
         &self,
         store: &Store,
         strict: bool,
         also: &Also<'_>,
+        mut stream: Option<&mut Stream>,
     ) -> Result<Vec<Outcome>, EntryError> {
         let (entries, clock) = (&self.entries, self.clock);
         let cx = Context {
@@ -243,20 +277,24 @@ impl<'a> Planned<'a> {
                 Some(m) => tx.change_mark()? == *m,
                 None => false,
             };
+            let later = stream.as_deref_mut();
             let outcomes = if !self.conditional || standing {
-                execute(tx, entries, &self.prepared, &cx)?
+                execute(tx, entries, &self.prepared, &cx, later)?
             } else {
                 let now = resolve(tx, entries, self.base)?;
                 log::debug!("transaction: resolved again at {:?}", clock.elapsed());
                 if now == self.before {
-                    execute(tx, entries, &self.prepared, &cx)?
+                    execute(tx, entries, &self.prepared, &cx, later)?
                 } else if self.redo == Redo::Caller {
                     return Err(EntryError::whole(RestError::Conflict(
                         "a condition of the transaction found something else once it could write; nothing was written".into(),
                     )));
                 } else {
+                    // Prepared again from the entries, which kept their resources: only a
+                    // transaction that moved them leaves creates for later, and that one is
+                    // unconditional or the caller's to redo.
                     let redone = prepare(entries, None, &self.fresh, &now, self.policy)?;
-                    execute(tx, entries, &redone, &cx)?
+                    execute(tx, entries, &redone, &cx, None)?
                 }
             };
             log::debug!("transaction: executed at {:?}", clock.elapsed());
@@ -289,7 +327,7 @@ fn batch_entry(
     let run = |tx: &mut dyn crate::store::Tx| -> Result<Outcome, EntryError> {
         let res = resolve(tx, one, base)?;
         let prepared = prepare(one, None, &fresh, &res, policy)?;
-        let mut out = execute(tx, one, &prepared, &cx)?;
+        let mut out = execute(tx, one, &prepared, &cx, None)?;
         out.pop()
             .ok_or_else(|| EntryError::new(index, RestError::Internal("no outcome".into())))
     };

@@ -24,6 +24,66 @@ pub struct Prepared {
     /// Conditional updates whose criteria matched nothing: they create under a new id, so
     /// they go in with the creates.
     pub creates: HashSet<usize>,
+    /// A big transaction's creates, left to prepare while the first of them are written.
+    pub later: Option<Later>,
+}
+
+/// Creates whose resources are prepared on one core while the writer writes those already
+/// prepared on another: SQLite writes on one core, and an import's batch of 11,000
+/// creates otherwise waited for all of them to be prepared before the first was written.
+#[derive(Debug)]
+pub struct Later {
+    /// The entries' positions, in bundle order.
+    pub positions: Vec<usize>,
+    bodies: Vec<Option<Value>>,
+    map: HashMap<String, String>,
+}
+
+/// How many creates the writer takes at a time from the preparation running beside it.
+const LATER_CHUNK: usize = 250;
+
+/// A chunk of prepared creates: (entry position, its resource ready to write).
+pub type Chunk = Vec<(usize, Result<Incoming, EntryError>)>;
+
+impl Later {
+    /// Prepares the creates in bundle order, a chunk at a time, handing each to `send`;
+    /// stops when `send` refuses one (the writer is gone).
+    pub fn prepare(
+        self,
+        entries: &[Entry],
+        prepared: &Prepared,
+        res: &Resolution,
+        policy: &Policy,
+        send: impl Fn(Chunk) -> bool,
+    ) {
+        let Later {
+            positions,
+            bodies,
+            map,
+        } = self;
+        let mut items = positions.into_iter().zip(bodies).peekable();
+        while items.peek().is_some() {
+            let chunk: Chunk = items
+                .by_ref()
+                .take(LATER_CHUNK)
+                .map(|(i, body)| {
+                    let e = &entries[i];
+                    let ready = prepare_one(e, body, &map, res, prepared, policy).and_then(|r| {
+                        r.ok_or_else(|| {
+                            EntryError::new(
+                                e.index,
+                                RestError::Internal("a create prepared to nothing".into()),
+                            )
+                        })
+                    });
+                    (i, ready)
+                })
+                .collect();
+            if !send(chunk) {
+                return;
+            }
+        }
+    }
 }
 
 /// Ids chosen up front for entries that may create a resource under a server id.
@@ -86,56 +146,98 @@ pub fn prepare(
         }
         out.ids.insert(e.index, id);
     }
-    let incoming = |(e, body): (&Entry, Option<Value>)| -> Result<Option<Incoming>, EntryError> {
-        let Some(rt) = e.res_type() else {
-            return Ok(None);
-        };
-        // A conditional create that found its resource writes nothing.
-        if e.method == Method::Post && res.matched.get(&e.index).is_some_and(Option::is_some) {
-            return Ok(None);
-        }
-        let Some(mut r) = body.or_else(|| e.resource.clone()) else {
-            return Ok(None);
-        };
-        rewrite(&mut r, &map).map_err(|m| EntryError::new(e.index, RestError::BadRequest(m)))?;
-        policy
-            .enforce(&r)
-            .map_err(|issues| EntryError::new(e.index, RestError::Unprocessable(issues)))?;
-        let current = res
-            .current
-            .get(&e.index)
-            .filter(|_| e.method == Method::Put);
-        let mut incoming = match current {
-            // An upsert of what is already stored writes nothing: it needs no index rows.
-            Some(v) if crate::interaction::unchanged(v, &r) => Incoming::unchanged(r, v.clone()),
-            // Nor, changed, a second comparison under the write lock.
-            Some(v) => Incoming::new(rt.as_str(), r).changed_from(v),
-            None => Incoming::new(rt.as_str(), r),
-        };
-        // A create's version 1 is rendered here, outside the write lock.
-        let creates = e.method == Method::Post || out.creates.contains(&e.index);
-        if let (true, Some(id)) = (creates, out.ids.get(&e.index)) {
-            incoming = incoming.drafted(id).map_err(|err| {
-                EntryError::new(
-                    e.index,
-                    RestError::BadRequest(format!("cannot render: {err}")),
-                )
-            })?;
-        }
-        Ok(Some(incoming))
+    // A big transaction whose resources moved out of their entries (it will not prepare
+    // again) leaves its creates for the writer's side (`Later`).
+    let defer = moved.is_some() && entries.len() >= crate::parallel::MANY;
+    let is_later = |e: &Entry| {
+        let found = res.matched.get(&e.index).is_some_and(Option::is_some);
+        defer
+            && e.res_type().is_some()
+            && out.ids.contains_key(&e.index)
+            && ((e.method == Method::Post && !found) || out.creates.contains(&e.index))
     };
+    let mut now: Vec<(&Entry, Option<Value>)> = Vec::with_capacity(entries.len());
+    let mut later = Later {
+        positions: Vec::new(),
+        bodies: Vec::new(),
+        map: HashMap::new(),
+    };
+    match moved {
+        Some(bodies) => {
+            for (i, (e, body)) in entries.iter().zip(bodies).enumerate() {
+                if is_later(e) {
+                    later.positions.push(i);
+                    later.bodies.push(body);
+                } else {
+                    now.push((e, body));
+                }
+            }
+        }
+        None => now.extend(entries.iter().map(|e| (e, None))),
+    }
     // The first failing entry in bundle order is the one reported, as when run in order.
-    let items: Vec<(&Entry, Option<Value>)> = match moved {
-        Some(bodies) => entries.iter().zip(bodies).collect(),
-        None => entries.iter().map(|e| (e, None)).collect(),
-    };
-    let results = crate::parallel::map(items, crate::parallel::MANY, incoming);
-    for (e, result) in entries.iter().zip(results) {
+    let results = crate::parallel::map(now, crate::parallel::MANY, |(e, body)| {
+        (e, prepare_one(e, body, &map, res, &out, policy))
+    });
+    for (e, result) in results {
         if let Some(incoming) = result? {
             out.incoming.insert(e.index, incoming);
         }
     }
+    if !later.positions.is_empty() {
+        later.map = map;
+        out.later = Some(later);
+    }
     Ok(out)
+}
+
+/// What one entry writes: its resource with references rewritten, checked against the
+/// enforced profiles, and its index rows (and, for a create, version 1 rendered); `None`
+/// for an entry that writes no resource.
+fn prepare_one(
+    e: &Entry,
+    body: Option<Value>,
+    map: &HashMap<String, String>,
+    res: &Resolution,
+    out: &Prepared,
+    policy: &Policy,
+) -> Result<Option<Incoming>, EntryError> {
+    let Some(rt) = e.res_type() else {
+        return Ok(None);
+    };
+    // A conditional create that found its resource writes nothing.
+    if e.method == Method::Post && res.matched.get(&e.index).is_some_and(Option::is_some) {
+        return Ok(None);
+    }
+    let Some(mut r) = body.or_else(|| e.resource.clone()) else {
+        return Ok(None);
+    };
+    rewrite(&mut r, map).map_err(|m| EntryError::new(e.index, RestError::BadRequest(m)))?;
+    policy
+        .enforce(&r)
+        .map_err(|issues| EntryError::new(e.index, RestError::Unprocessable(issues)))?;
+    let current = res
+        .current
+        .get(&e.index)
+        .filter(|_| e.method == Method::Put);
+    let mut incoming = match current {
+        // An upsert of what is already stored writes nothing: it needs no index rows.
+        Some(v) if crate::interaction::unchanged(v, &r) => Incoming::unchanged(r, v.clone()),
+        // Nor, changed, a second comparison under the write lock.
+        Some(v) => Incoming::new(rt.as_str(), r).changed_from(v),
+        None => Incoming::new(rt.as_str(), r),
+    };
+    // A create's version 1 is rendered here, outside the write lock.
+    let creates = e.method == Method::Post || out.creates.contains(&e.index);
+    if let (true, Some(id)) = (creates, out.ids.get(&e.index)) {
+        incoming = incoming.drafted(id).map_err(|err| {
+            EntryError::new(
+                e.index,
+                RestError::BadRequest(format!("cannot render: {err}")),
+            )
+        })?;
+    }
+    Ok(Some(incoming))
 }
 
 /// The id an entry writes, given its resource and what its condition found.
