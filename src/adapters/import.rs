@@ -19,7 +19,7 @@ use super::{SourceAdapter, ADAPTERS};
 use crate::fhir::ResourceId;
 use crate::interaction::{format_instant, now_micros, resolve_one, token_finds, Incoming, Matches};
 use crate::profile::Policy;
-use crate::rest::transaction::{self, conditional_references, Outcome};
+use crate::rest::transaction::{self, conditional_references, Outcome, ReferenceMap};
 use crate::rest::RestError;
 use crate::search::{parse_conditional, Access, SearchPlan};
 use crate::store::{Store, StoreError, StoredVersion, Tx};
@@ -320,7 +320,7 @@ impl Importer<'_> {
             }
             linked.push(u);
         }
-        let rename: HashMap<String, String> = renamed
+        let rename: ReferenceMap = renamed
             .iter()
             .map(|(from, to)| (from.condition(), to.condition()))
             .collect();
@@ -622,7 +622,7 @@ fn provenances(
         .map_err(|e| StoreError::Internal(e.to_string()))
 }
 
-fn rename_references(v: &mut Value, rename: &HashMap<String, String>) {
+fn rename_references(v: &mut Value, rename: &ReferenceMap) {
     match v {
         Value::Object(o) => {
             for (k, c) in o.iter_mut() {

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::super::error::RestError;
 use super::entry::{Entry, Method, Target};
 use super::failure::EntryError;
-use super::references::rewrite;
+use super::references::{rewrite, ReferenceMap};
 use super::resolve::Resolution;
 use crate::fhir::ResourceId;
 use crate::interaction::Incoming;
@@ -36,7 +36,7 @@ pub struct Later {
     /// The entries' positions, in bundle order.
     pub positions: Vec<usize>,
     bodies: Vec<Option<Value>>,
-    map: HashMap<String, String>,
+    map: ReferenceMap,
 }
 
 /// How many creates the writer takes at a time from the preparation running beside it.
@@ -106,7 +106,7 @@ pub fn prepare(
     policy: &Policy,
 ) -> Result<Prepared, EntryError> {
     let mut out = Prepared::default();
-    let mut map: HashMap<String, String> = res
+    let mut map: ReferenceMap = res
         .references
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
@@ -160,7 +160,7 @@ pub fn prepare(
     let mut later = Later {
         positions: Vec::new(),
         bodies: Vec::new(),
-        map: HashMap::new(),
+        map: ReferenceMap::default(),
     };
     match moved {
         Some(bodies) => {
@@ -197,7 +197,7 @@ pub fn prepare(
 fn prepare_one(
     e: &Entry,
     body: Option<Value>,
-    map: &HashMap<String, String>,
+    map: &ReferenceMap,
     res: &Resolution,
     out: &Prepared,
     policy: &Policy,
