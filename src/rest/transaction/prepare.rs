@@ -175,7 +175,8 @@ pub fn prepare(
         }
         None => now.extend(entries.iter().map(|e| (e, None))),
     }
-    // The first failing entry in bundle order is the one reported, as when run in order.
+    // Of the entries prepared now, the first failing in bundle order is the one reported,
+    // as when run in order; a create left for later reports its fault when it is written.
     let results = crate::parallel::map(now, crate::parallel::MANY, |(e, body)| {
         (e, prepare_one(e, body, &map, res, &out, policy))
     });
