@@ -256,7 +256,6 @@ impl BatchError {
     }
 }
 
-/// A CodeableConcept of the given codings, with text.
 /// A JSON object of these members, in this order, each moved in: `json!` copies every
 /// `Value` it is handed, a whole tree each, which was a good part of mapping a batch.
 pub fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
@@ -268,6 +267,7 @@ pub fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
     )
 }
 
+/// A CodeableConcept of the given codings, with text.
 pub fn concept(codings: Vec<Value>, text: Option<&str>) -> Value {
     let mut c = json!({});
     if !codings.is_empty() {

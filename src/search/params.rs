@@ -470,6 +470,8 @@ mod tests {
             ("Observation", "code"),
             ("Observation", "component-code"),
             ("Observation", "code-value-quantity"),
+            // A base of several paths keeps its own rows.
+            ("Observation", "value-quantity"),
             ("Observation", "_tag"),
             // AllergyIntolerance.patient has no other parameter on its path.
             ("AllergyIntolerance", "patient"),
@@ -484,32 +486,26 @@ mod tests {
             stored("Encounter", "patient").and_then(|s| s.target_type),
             Some("Patient".into())
         );
-        // Composites too, when their components are the same.
-        let mut cvq = vec![
-            h("Observation", "code-value-quantity"),
-            h("Observation", "component-code-value-quantity"),
-        ];
-        cvq.sort_unstable();
-        assert_eq!(
-            stored("Observation", "combo-code-value-quantity").map(|s| s.params),
-            Some(cvq)
-        );
-        // Bases of several paths each: `value-quantity` is `value as Quantity | value as
-        // SampledData`, and keeps its own rows.
-        let mut vq = vec![
-            h("Observation", "value-quantity"),
-            h("Observation", "component-value-quantity"),
-        ];
-        vq.sort_unstable();
-        assert_eq!(
-            stored("Observation", "combo-value-quantity").map(|s| s.params),
-            Some(vq)
-        );
-        assert_eq!(
-            r.get("Observation", "value-quantity")
-                .map(SearchParam::derived),
-            Some(false)
-        );
+        // Composites too, when their components are the same; and bases of several paths
+        // each: `value-quantity` is `value as Quantity | value as SampledData`.
+        for (combo, bases) in [
+            (
+                "combo-code-value-quantity",
+                ["code-value-quantity", "component-code-value-quantity"],
+            ),
+            (
+                "combo-value-quantity",
+                ["value-quantity", "component-value-quantity"],
+            ),
+        ] {
+            let mut hashes: Vec<i64> = bases.iter().map(|b| h("Observation", b)).collect();
+            hashes.sort_unstable();
+            assert_eq!(
+                stored("Observation", combo).map(|s| s.params),
+                Some(hashes),
+                "{combo}"
+            );
+        }
     }
 
     #[test]

@@ -362,30 +362,20 @@ storage_test!(
                 .await;
             assert_eq!(r.status, 201, "{id}: {}", r.text());
         }
-        assert_eq!(
-            ids(
-                &srv,
-                "Observation?combo-value-quantity=gt5|http://unitsofmeasure.org|mg"
-            )
-            .await,
-            ["q1", "q3"]
-        );
-        assert_eq!(
-            ids(&srv, "Observation?combo-value-quantity=lt4").await,
-            ["q2", "q3"]
-        );
-        assert_eq!(
-            ids(&srv, "Observation?combo-value-quantity:missing=true").await,
-            ["q4"]
-        );
-        assert_eq!(
-            ids(&srv, "Observation?value-quantity=lt4").await,
-            Vec::<String>::new()
-        );
-        assert_eq!(
-            ids(&srv, "Observation?component-value-quantity=lt4").await,
-            ["q2", "q3"]
-        );
+        let none: &[&str] = &[];
+        for (query, expected) in [
+            (
+                "combo-value-quantity=gt5|http://unitsofmeasure.org|mg",
+                &["q1", "q3"][..],
+            ),
+            ("combo-value-quantity=lt4", &["q2", "q3"]),
+            ("combo-value-quantity:missing=true", &["q4"]),
+            ("value-quantity=lt4", none),
+            ("component-value-quantity=lt4", &["q2", "q3"]),
+        ] {
+            let found = ids(&srv, &format!("Observation?{query}")).await;
+            assert_eq!(found, expected, "{query}");
+        }
     }
 );
 
