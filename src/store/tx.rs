@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::sqlite::SqliteConnection;
 use diesel::{QueryableByName, RunQueryDsl};
 
-use super::sql::{pieces, run_statement, Bind, Query, Statement};
+use super::sql::{pieces, run_statement, Arg, Bind, Query, Statement, Value};
 use super::{
     CompositeRow, DateRow, Head, HistoryQuery, IndexRows, NewResource, NewVersion, NumberRow,
     QuantityRow, ReferenceRow, StoreError, StoredVersion, StringRow, TokenRow, UriRow,
@@ -193,15 +193,15 @@ fn shape_of(table: &str) -> u8 {
 const INSERT_VERSIONS: &str = "INSERT INTO resource_version (res_pk, res_type, res_id, version_id, last_updated, method, content) VALUES ";
 
 /// Adds one version's row to an INSERT that starts with [`INSERT_VERSIONS`].
-fn push_version(q: &mut Query, v: &NewVersion<'_>) {
+fn push_version<'a>(q: &mut Query<Arg<'a>>, v: &NewVersion<'a>) {
     q.push("(?, ?, ?, ?, ?, ?, ?)")
-        .bind(Bind::Int(v.res_pk))
-        .bind(Bind::Text(v.res_type.into()))
-        .bind(Bind::Text(v.res_id.into()))
-        .bind(Bind::Int(v.version_id))
-        .bind(Bind::Int(v.last_updated))
-        .bind(Bind::Text(v.method.into()))
-        .bind(Bind::OptText(v.content.map(str::to_string)));
+        .bind(Arg::Int(v.res_pk))
+        .bind(Arg::Text(v.res_type))
+        .bind(Arg::Text(v.res_id))
+        .bind(Arg::Int(v.version_id))
+        .bind(Arg::Int(v.last_updated))
+        .bind(Arg::Text(v.method))
+        .bind(Arg::OptText(v.content));
 }
 
 /// The statement kind of the multi-row INSERT of new resources' versions.
@@ -215,11 +215,11 @@ trait IndexRow {
     const TABLE: &'static str;
     const COLUMNS: &'static str;
     fn param(&self) -> i64;
-    fn bind_columns(&self, q: &mut Query);
+    fn bind_columns<'a>(&'a self, q: &mut Query<Arg<'a>>);
 }
 
-fn text(s: &Option<String>) -> Bind {
-    Bind::OptText(s.clone())
+fn text(s: &Option<String>) -> Arg<'_> {
+    Arg::OptText(s.as_deref())
 }
 
 macro_rules! index_row {
@@ -230,7 +230,7 @@ macro_rules! index_row {
             fn param(&self) -> i64 {
                 self.param
             }
-            fn bind_columns(&self, $q: &mut Query) {
+            fn bind_columns<'a>(&'a self, $q: &mut Query<Arg<'a>>) {
                 let $r = self;
                 $bind;
             }
@@ -243,18 +243,18 @@ index_row!(
     "idx_string",
     "value_norm, value_exact",
     |r, q| q
-        .bind(Bind::Text(r.value_norm.clone()))
-        .bind(Bind::Text(r.value_exact.clone()))
+        .bind(Arg::Text(&r.value_norm))
+        .bind(Arg::Text(&r.value_exact))
 );
 index_row!(TokenRow, "idx_token", "system, code, text_norm", |r, q| q
     .bind(text(&r.system))
     .bind(text(&r.code))
     .bind(text(&r.text_norm)));
 index_row!(DateRow, "idx_date", "low, high", |r, q| q
-    .bind(Bind::Int(r.low))
-    .bind(Bind::Int(r.high)));
+    .bind(Arg::Int(r.low))
+    .bind(Arg::Int(r.high)));
 index_row!(NumberRow, "idx_number", "value", |r, q| q
-    .bind(Bind::Float(r.value)));
+    .bind(Arg::Float(r.value)));
 index_row!(
     QuantityRow,
     "idx_quantity",
@@ -263,7 +263,7 @@ index_row!(
         .bind(text(&r.system))
         .bind(text(&r.code))
         .bind(text(&r.unit))
-        .bind(Bind::Float(r.value))
+        .bind(Arg::Float(r.value))
 );
 index_row!(
     ReferenceRow,
@@ -275,7 +275,7 @@ index_row!(
         .bind(text(&r.url))
 );
 index_row!(UriRow, "idx_uri", "value", |r, q| q
-    .bind(Bind::Text(r.value.clone())));
+    .bind(Arg::Text(&r.value)));
 index_row!(
     CompositeRow,
     "idx_composite",
@@ -285,9 +285,9 @@ index_row!(
         .bind(text(&r.code))
         .bind(text(&r.value_system))
         .bind(text(&r.value_code))
-        .bind(Bind::OptFloat(r.number))
-        .bind(Bind::OptInt(r.date_low))
-        .bind(Bind::OptInt(r.date_high))
+        .bind(Arg::OptFloat(r.number))
+        .bind(Arg::OptInt(r.date_low))
+        .bind(Arg::OptInt(r.date_high))
         .bind(text(&r.text_norm))
 );
 
@@ -326,9 +326,9 @@ fn index_table<R: IndexRow>(
                 q.push(", ");
             }
             q.push(&placeholders);
-            q.bind(Bind::Int(*pk))
-                .bind(Bind::Int(r.param()))
-                .bind(Bind::OptText(c.cloned()));
+            q.bind(Arg::Int(*pk))
+                .bind(Arg::Int(r.param()))
+                .bind(Arg::OptText(c.map(String::as_str)));
             r.bind_columns(&mut q);
         }
         run(&q)?;
@@ -337,7 +337,7 @@ fn index_table<R: IndexRow>(
 }
 
 /// Runs one statement.
-type Run<'a> = dyn FnMut(&Query) -> Result<usize, StoreError> + 'a;
+type Run<'a> = dyn FnMut(&Query<Arg<'_>>) -> Result<usize, StoreError> + 'a;
 
 /// Runs multi-row INSERTs for every index row of the given resources (key, rows), each row
 /// once per compartment of its resource. Each statement runs as soon as it is built: built
@@ -364,7 +364,7 @@ fn index_inserts(run: &mut Run<'_>, items: &[(i64, &IndexRows)]) -> Result<(), S
         );
         for (i, (pk, c)) in chunk.iter().enumerate() {
             q.push(if i > 0 { ", (?, ?)" } else { "(?, ?)" });
-            q.bind(Bind::Int(*pk)).bind(Bind::Text((*c).clone()));
+            q.bind(Arg::Int(*pk)).bind(Arg::Text(c));
         }
         run(&q)?;
     }
@@ -417,7 +417,7 @@ macro_rules! impl_tx {
         }
 
         impl $tx<'_> {
-            fn exec(&mut self, q: &Query) -> Result<usize, StoreError> {
+            fn exec<B: Value>(&mut self, q: &Query<B>) -> Result<usize, StoreError> {
                 Ok(run_statement!(q, &mut *self.conn)?)
             }
         }
@@ -515,7 +515,7 @@ macro_rules! impl_tx {
             }
 
             fn append_version(&mut self, v: &NewVersion<'_>) -> Result<(), StoreError> {
-                let mut q = Query::new(INSERT_VERSIONS);
+                let mut q = Query::shaped(INSERT_VERSIONS, NEXT_VERSIONS_SHAPE, 1);
                 push_version(&mut q, v);
                 self.exec(&q).map(|_| ())
             }
@@ -594,12 +594,12 @@ macro_rules! impl_tx {
                     let mut q = Query::shaped(INSERT_VERSIONS, VERSIONS_SHAPE, chunk.len());
                     for (i, (r, pk)) in chunk.iter().zip(pk_chunk).enumerate() {
                         q.push(if i > 0 { ", (?, ?, ?, 1, ?, ?, ?)" } else { "(?, ?, ?, 1, ?, ?, ?)" });
-                        q.bind(Bind::Int(*pk))
-                            .bind(Bind::Text(r.res_type.into()))
-                            .bind(Bind::Text(r.res_id.into()))
-                            .bind(Bind::Int(r.last_updated))
-                            .bind(Bind::Text(r.method.into()))
-                            .bind(Bind::Text(r.content.into()));
+                        q.bind(Arg::Int(*pk))
+                            .bind(Arg::Text(r.res_type))
+                            .bind(Arg::Text(r.res_id))
+                            .bind(Arg::Int(r.last_updated))
+                            .bind(Arg::Text(r.method))
+                            .bind(Arg::Text(r.content));
                     }
                     self.exec(&q)?;
                 }
