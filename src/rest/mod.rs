@@ -27,6 +27,7 @@ use actix_web::web;
 pub use capabilities::capability_statement;
 pub use error::RestError;
 pub use error_format::errors_in_requested_format;
+pub use negotiate::{Prefer, Return};
 
 use crate::fhir::{ResourceId, ResourceType};
 use crate::store::Store;

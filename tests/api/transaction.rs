@@ -759,7 +759,11 @@ storage_test!(a_condition_that_finds_something_new_at_the_write, |srv| {
 
     let (planned, other) =
         planned_then_matched(&srv, &store, &policy, "9991000033", Redo::Caller).await;
-    let Err(e) = planned.write(&store, true, &none) else {
+    let minimal = carebridge::rest::Prefer {
+        return_: carebridge::rest::Return::Minimal,
+        strict: true,
+    };
+    let Err(e) = planned.write(&store, minimal, &none) else {
         panic!("a conflict, not a write");
     };
     assert!(matches!(e.error, RestError::Conflict(_)), "{:?}", e.error);
@@ -779,7 +783,7 @@ storage_test!(a_condition_that_finds_something_new_at_the_write, |srv| {
     let (planned, other) =
         planned_then_matched(&srv, &store, &policy, "9991000044", Redo::Here).await;
     let outcomes = planned
-        .write(&store, true, &none)
+        .write(&store, minimal, &none)
         .unwrap_or_else(|e| panic!("write: {:?}", e.error));
     assert_eq!(
         outcomes[0].status.as_u16(),

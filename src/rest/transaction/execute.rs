@@ -51,6 +51,10 @@ pub struct Context<'a> {
     pub base: &'a str,
     pub strict: bool,
     pub policy: &'a crate::profile::Policy,
+    /// Whether the response shows what was written (`Prefer: return=representation`): if
+    /// not, a create's rendered content is dropped once written instead of held to the end
+    /// (an import batch's 11,000 versions).
+    pub keep_content: bool,
 }
 
 /// The creates that a preparation beside the writer hands over (`prepare::Later`), kept once
@@ -69,6 +73,7 @@ impl Stream {
         tx: &mut dyn Tx,
         entries: &[Entry],
         prepared: &Prepared,
+        keep_content: bool,
         out: &mut [Option<Outcome>],
     ) -> Result<(), EntryError> {
         let mut next = 0;
@@ -87,7 +92,8 @@ impl Stream {
                 self.got[next].iter().map(|(i, inc)| (*i, inc)).collect();
             next += 1;
             if let Some(&(first, _)) = chunk.first() {
-                create_all(tx, entries, &chunk, prepared, out).map_err(at(entries[first].index))?;
+                create_all(tx, entries, &chunk, prepared, keep_content, out)
+                    .map_err(at(entries[first].index))?;
             }
             written += chunk.len();
         }
@@ -135,10 +141,11 @@ pub fn execute(
         let e = &entries[i];
         if is_create.contains(&i) {
             if !creates.is_empty() {
-                create_all(tx, entries, &creates, prepared, &mut out).map_err(at(e.index))?;
+                create_all(tx, entries, &creates, prepared, cx.keep_content, &mut out)
+                    .map_err(at(e.index))?;
             }
             if let Some(stream) = later.take() {
-                stream.write(tx, entries, prepared, &mut out)?;
+                stream.write(tx, entries, prepared, cx.keep_content, &mut out)?;
             }
             continue;
         }
@@ -211,12 +218,13 @@ fn update_heads<'e>(
 }
 
 /// Writes new resources, (entry position, its prepared resource) each, in a few multi-row
-/// statements.
+/// statements; their outcomes keep what was written only when `keep_content`.
 fn create_all(
     tx: &mut dyn Tx,
     entries: &[Entry],
     creates: &[(usize, &Incoming)],
     prepared: &Prepared,
+    keep_content: bool,
     out: &mut [Option<Outcome>],
 ) -> Result<(), InteractionError> {
     let missing = || InteractionError::BadRequest("the entry was not prepared".into());
@@ -242,7 +250,10 @@ fn create_all(
         })
         .collect();
     let written = interaction::insert_many(tx, &items)?;
-    for (&(i, _), w) in creates.iter().zip(written) {
+    for (&(i, _), mut w) in creates.iter().zip(written) {
+        if !keep_content {
+            w.version.content = None;
+        }
         out[i] = Some(Outcome::of(StatusCode::CREATED, Some(w.version), true));
     }
     Ok(())

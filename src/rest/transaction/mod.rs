@@ -145,7 +145,7 @@ fn transaction(
     also: &Also<'_>,
 ) -> Result<Vec<Outcome>, EntryError> {
     let planned = Planned::new(store, base, raw, policy, redo)?;
-    planned.write(store, prefer.strict, also)
+    planned.write(store, prefer, also)
 }
 
 /// A transaction read, resolved and prepared outside the write lock: the costly part, done
@@ -218,12 +218,12 @@ impl<'a> Planned<'a> {
     }
 
     /// Writes what was prepared, all or nothing, and then `also` with the outcomes, in one
-    /// database transaction; `strict` as `Prefer: handling=strict`. A big transaction's
-    /// creates are prepared on a thread beside the writer, as it writes them.
+    /// database transaction, as `prefer` asks. A big transaction's creates are prepared on
+    /// a thread beside the writer, as it writes them.
     pub fn write(
         mut self,
         store: &Store,
-        strict: bool,
+        prefer: Prefer,
         also: &Also<'_>,
     ) -> Result<Vec<Outcome>, EntryError> {
         let later = self.prepared.later.take();
@@ -248,22 +248,23 @@ impl<'a> Planned<'a> {
                     got: Vec::new(),
                 }
             });
-            this.write_with(store, strict, also, stream.as_mut())
+            this.write_with(store, prefer, also, stream.as_mut())
         })
     }
 
     fn write_with(
         &self,
         store: &Store,
-        strict: bool,
+        prefer: Prefer,
         also: &Also<'_>,
         mut stream: Option<&mut Stream>,
     ) -> Result<Vec<Outcome>, EntryError> {
         let (entries, clock) = (&self.entries, self.clock);
         let cx = Context {
             base: self.base,
-            strict,
+            strict: prefer.strict,
             policy: self.policy,
+            keep_content: prefer.return_ == Return::Representation,
         };
         let isolation = if self.conditional {
             Isolation::Conditional
@@ -323,6 +324,7 @@ fn batch_entry(
         base,
         strict: prefer.strict,
         policy,
+        keep_content: prefer.return_ == Return::Representation,
     };
     let run = |tx: &mut dyn crate::store::Tx| -> Result<Outcome, EntryError> {
         let res = resolve(tx, one, base)?;
