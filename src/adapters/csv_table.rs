@@ -1,7 +1,7 @@
 //! CSV files with a header row, checked against the columns an adapter expects: a missing or
 //! unknown column refuses the file, naming it; each row keeps its line for error reports.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use super::model::{BatchError, Origin, Rejection};
 use super::source::SourceFile;

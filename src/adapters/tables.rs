@@ -2,7 +2,7 @@
 //! table's columns (renamed where a source names them its own way). A file no table claims
 //! is reported with its row count, never silently passed over.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use super::csv_table::{Row, Table};
 use super::model::{BatchError, Mapping, Rejection, Removal};

@@ -1,6 +1,8 @@
 //! The conditional interactions' 0/1/many match rules (http.html#cond-update, #3.1.0.7.1).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 
 use serde_json::Value;
 

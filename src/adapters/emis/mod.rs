@@ -122,7 +122,7 @@ impl SourceAdapter for Emis {
             },
             "urn:carebridge:adapter:emis#EMIS-Web",
         );
-        let tables = Tables::read(batch, &mut m, TABLES, table_of, &Renames::new(), "EMIS")?;
+        let tables = Tables::read(batch, &mut m, TABLES, table_of, &Renames::default(), "EMIS")?;
         let sender = tables
             .rows("Admin_Organisation")
             .find_map(|r| {

@@ -2,7 +2,9 @@
 //! (DELETE, POST, PUT/PATCH, GET/HEAD), and keeps each entry's outcome in the entry's place.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet};
 use std::sync::mpsc::Receiver;
 
 use actix_web::http::StatusCode;
@@ -163,7 +165,7 @@ pub fn execute(
 }
 
 /// Heads by resource type and id.
-type Heads<'e> = HashMap<&'e str, HashMap<String, Head>>;
+type Heads<'e> = HashMap<&'e str, std::collections::HashMap<String, Head>>;
 
 /// The PUTs' updates of existing resources: their heads, and the versions decided on, which
 /// are written together (`Tx::update_many`) before the first read entry or at the end

@@ -155,7 +155,7 @@ pub struct Planned<'a> {
     policy: &'a Policy,
     redo: Redo,
     entries: Vec<Entry>,
-    fresh: std::collections::HashMap<usize, crate::fhir::ResourceId>,
+    fresh: foldhash::HashMap<usize, crate::fhir::ResourceId>,
     conditional: bool,
     /// What had committed when the conditions were resolved (see `Tx::change_mark`).
     mark: Option<String>,

@@ -2,7 +2,7 @@
 //! resolved: the id each entry writes, the overlap check, the rewritten references and the
 //! search index rows of each resource.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use serde_json::Value;
 

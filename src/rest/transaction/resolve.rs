@@ -3,7 +3,9 @@
 //! not answer. Run once before the write transaction, so the costly work can be done outside
 //! it, and again inside it; if the two differ, the work is redone inside.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet};
 
 use super::super::error::RestError;
 use super::entry::{Entry, Method};
