@@ -4,7 +4,9 @@
 //! Re-importing the same batch changes nothing: identical content writes no version, and
 //! where nothing changed no Provenance is written.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use serde_json::{json, Value};
 
