@@ -76,6 +76,14 @@ impl Later {
                             )
                         })
                     });
+                    // Version 1 is rendered and indexed: the writer needs no more of the
+                    // tree, which is freed here, beside it, instead of after the commit.
+                    let ready = ready.map(|mut incoming| {
+                        if incoming.draft.is_some() {
+                            incoming.resource = Value::Null;
+                        }
+                        incoming
+                    });
                     (i, ready)
                 })
                 .collect();
