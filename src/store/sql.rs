@@ -45,12 +45,6 @@ pub struct Query<B = Bind> {
     pub shape: Option<(u8, u8)>,
 }
 
-impl Default for Query {
-    fn default() -> Query {
-        Query::new(String::new())
-    }
-}
-
 impl Query {
     pub fn new(sql: impl Into<String>) -> Query {
         Query {

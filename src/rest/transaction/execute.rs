@@ -3,11 +3,10 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-
-use foldhash::{HashMap, HashSet};
 use std::sync::mpsc::Receiver;
 
 use actix_web::http::StatusCode;
+use foldhash::{HashMap, HashSet};
 use serde_json::Value;
 
 use super::super::error::RestError;
