@@ -200,20 +200,20 @@ pub fn pieces<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
 }
 
 /// A bound value of either kind, pushed onto each backend's statement.
-pub trait Value {
+pub trait Bound {
     fn push_sqlite<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()>;
     fn push_pg<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()>;
 }
 
-/// [`Value`] for a bind enum: `$text` and `$opt` are the Rust types its text variants bind as.
-macro_rules! value_for {
+/// [`Bound`] for a bind enum: `$text` and `$opt` are the Rust types its text variants bind as.
+macro_rules! bound_for {
     ($bind:ty, $text:ty, $opt:ty) => {
-        impl Value for $bind {
+        impl Bound for $bind {
             fn push_sqlite<'b>(&'b self, out: &mut AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-                value_for!(@push self, out, $text, $opt)
+                bound_for!(@push self, out, $text, $opt)
             }
             fn push_pg<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-                value_for!(@push self, out, $text, $opt)
+                bound_for!(@push self, out, $text, $opt)
             }
         }
     };
@@ -230,12 +230,12 @@ macro_rules! value_for {
     };
 }
 
-value_for!(Bind, String, Option<String>);
-value_for!(Arg<'_>, &str, Option<&str>);
+bound_for!(Bind, String, Option<String>);
+bound_for!(Arg<'_>, &str, Option<&str>);
 
 macro_rules! statement_for {
     ($backend:ty, $insert:literal, $push:ident) => {
-        impl<B: Value, const KIND: u8, const ROWS: u8> QueryFragment<$backend>
+        impl<B: Bound, const KIND: u8, const ROWS: u8> QueryFragment<$backend>
             for Shaped<'_, B, KIND, ROWS>
         {
             fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, $backend>) -> QueryResult<()> {
@@ -243,13 +243,13 @@ macro_rules! statement_for {
             }
         }
 
-        impl<B: Value> QueryFragment<$backend> for Statement<'_, B> {
+        impl<B: Bound> QueryFragment<$backend> for Statement<'_, B> {
             fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, $backend>) -> QueryResult<()> {
                 walk(self.0, out)
             }
         }
 
-        fn walk<'b, B: Value>(
+        fn walk<'b, B: Bound>(
             q: &'b Query<B>,
             mut out: AstPass<'_, 'b, $backend>,
         ) -> QueryResult<()> {

@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel::sqlite::SqliteConnection;
 use diesel::{QueryableByName, RunQueryDsl};
 
-use super::sql::{pieces, run_statement, Arg, Bind, Query, Statement, Value};
+use super::sql::{pieces, run_statement, Arg, Bind, Bound, Query, Statement};
 use super::{
     CompositeRow, DateRow, Head, HistoryQuery, IndexRows, NewResource, NewVersion, NumberRow,
     QuantityRow, ReferenceRow, StoreError, StoredVersion, StringRow, TokenRow, UriRow,
@@ -417,7 +417,7 @@ macro_rules! impl_tx {
         }
 
         impl $tx<'_> {
-            fn exec<B: Value>(&mut self, q: &Query<B>) -> Result<usize, StoreError> {
+            fn exec<B: Bound>(&mut self, q: &Query<B>) -> Result<usize, StoreError> {
                 Ok(run_statement!(q, &mut *self.conn)?)
             }
         }
