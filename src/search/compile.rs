@@ -331,11 +331,11 @@ fn clause_sql(
         }
         Clause::Missing { param, missing } => {
             q.push(&format!(
-                " AND {alias}.pk {}IN (SELECT {x}.res_pk FROM {} {x} WHERE ",
+                " AND {alias}.pk {}IN (",
                 if *missing { "NOT " } else { "" },
-                table_of(param.param_type)
             ));
-            param_rows(q, &x, &[&param.stored]);
+            let table = table_of(param.param_type);
+            rows_sql(q, "SELECT", &x, table, &param.stored, None, &|_, _| {});
             q.push(")");
         }
         Clause::Match { modifier, .. } => {
@@ -399,27 +399,31 @@ fn subquery_sql(
             let identifier = Stored {
                 params: vec![param.identifier_hash],
                 target_type: None,
+                joined: Vec::new(),
             };
             let (table, stored) = match modifier {
                 Modifier::Identifier => ("idx_token", &identifier),
                 _ => (table_of(param.param_type), &param.stored),
             };
-            q.push(&format!("{select} {x}.res_pk FROM {table} {x} WHERE "));
-            param_rows(q, &x, &[stored]);
-            if let Some(h) = hint {
-                q.push(&format!(" AND {x}.compartment = ?"))
-                    .bind(Bind::Text(h.to_string()));
-            }
-            q.push(" AND (");
-            for (i, alt) in alts.iter().enumerate() {
-                if i > 0 {
-                    q.push(" OR ");
+            rows_sql(q, select, &x, table, stored, hint, &|q, joined| {
+                q.push(" AND (");
+                for (i, alt) in alts.iter().enumerate() {
+                    if i > 0 {
+                        q.push(" OR ");
+                    }
+                    q.push("(");
+                    match (joined, alt) {
+                        (Some(y), Alt::Composite(code, second)) => {
+                            token_sql(code, &format!("{x}.system"), &format!("{x}.code"), q);
+                            q.push(" AND ");
+                            alt_sql(second, &Modifier::None, y, q);
+                        }
+                        _ => alt_sql(alt, modifier, &x, q),
+                    }
+                    q.push(")");
                 }
-                q.push("(");
-                alt_sql(alt, modifier, &x, q);
                 q.push(")");
-            }
-            q.push(")");
+            });
         }
         Clause::Chain { param, targets } => {
             let r2 = format!("r{}", depth + 1);
@@ -450,6 +454,50 @@ fn subquery_sql(
                 "{select} {x}.res_pk FROM idx_token {x} WHERE 1 = 0"
             ));
         }
+    }
+}
+
+/// `SELECT x.res_pk …` from the rows that answer a parameter (`params::Stored`): its own or
+/// its bases', then, in a UNION, each composite answered by a join: its first component's
+/// rows (`x`) joined by resource to its second's. `cond` adds what a row must match, given
+/// the second component's alias in a join.
+fn rows_sql(
+    q: &mut Query,
+    select: &str,
+    x: &str,
+    table: &str,
+    stored: &Stored,
+    hint: Option<&str>,
+    cond: &dyn Fn(&mut Query, Option<&str>),
+) {
+    let pinned = |q: &mut Query| {
+        if let Some(h) = hint {
+            q.push(&format!(" AND {x}.compartment = ?"))
+                .bind(Bind::Text(h.to_string()));
+        }
+    };
+    let own = !stored.params.is_empty() || stored.joined.is_empty();
+    if own {
+        q.push(&format!("{select} {x}.res_pk FROM {table} {x} WHERE "));
+        param_rows(q, x, &[stored]);
+        pinned(q);
+        cond(q, None);
+    }
+    let y = format!("{x}j");
+    for (i, join) in stored.joined.iter().enumerate() {
+        if own || i > 0 {
+            q.push(" UNION ");
+        }
+        let [(first, first_key), (second, second_key)] = join.parts;
+        q.push(&format!(
+            "{select} {x}.res_pk FROM {} {x} JOIN {} {y} ON {y}.res_pk = {x}.res_pk AND {y}.param = ? WHERE {x}.param = ?",
+            table_of(first),
+            table_of(second)
+        ))
+        .bind(Bind::Int(second_key))
+        .bind(Bind::Int(first_key));
+        pinned(q);
+        cond(q, Some(&y));
     }
 }
 

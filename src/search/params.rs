@@ -77,6 +77,20 @@ pub struct Stored {
     pub params: Vec<i64>,
     /// A derived reference parameter: only the rows of its base with this target type.
     pub target_type: Option<String>,
+    /// Composites answered by joining their components' rows (see [`Joined`]), ORed with
+    /// the rows of `params`.
+    pub joined: Vec<Joined>,
+}
+
+/// A composite whose element is the resource itself (`Observation.code-value-quantity`,
+/// `Observation` with components `code` and `value.ofType(Quantity)`): one element per
+/// resource, so a resource matches when a row of the first component's parameter and a row
+/// of the second's match together. Those rows, joined by resource, answer it, and it keeps
+/// none of its own (two composite rows of fifteen for an Observation with two codings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Joined {
+    /// Each component's parameter type and the key of the parameter whose rows it reads.
+    pub parts: [(ParamType, i64); 2],
 }
 
 impl Stored {
@@ -84,6 +98,7 @@ impl Stored {
         Stored {
             params: vec![hash],
             target_type: None,
+            joined: Vec::new(),
         }
     }
 }
@@ -166,6 +181,7 @@ fn derive(res_type: &str, params: &mut HashMap<String, SearchParam>, model: &Ele
                 base_hash.map(|h| Stored {
                     params: vec![h],
                     target_type: Some(target.clone()),
+                    joined: Vec::new(),
                 })
             }
             (t, Some(mine)) if plain_rows(t) && mine.len() > 1 => {
@@ -196,6 +212,7 @@ fn derive(res_type: &str, params: &mut HashMap<String, SearchParam>, model: &Ele
                     Stored {
                         params: hashes,
                         target_type: None,
+                        joined: Vec::new(),
                     }
                 })
             }
@@ -204,6 +221,76 @@ fn derive(res_type: &str, params: &mut HashMap<String, SearchParam>, model: &Ele
         if let Some(s) = found {
             stored.insert(code, s);
         }
+    }
+    // Composites of the resource itself, whose components read parameters with rows of their
+    // own (see [`Joined`]); a parameter derived from one reads its join instead of its rows.
+    let mut joins: Vec<(&String, i64, Joined)> = Vec::new();
+    for (code, paths) in &order {
+        let p = &params[*code];
+        let whole = [Path {
+            root: res_type.to_string(),
+            steps: Vec::new(),
+        }];
+        if p.param_type != ParamType::Composite
+            || stored.contains_key(code)
+            || paths.as_deref() != Some(&whole[..])
+        {
+            continue;
+        }
+        let base_of = |c: &Component| {
+            let mine: Vec<Path> = c
+                .expression
+                .0
+                .iter()
+                .map(|x| Path {
+                    root: res_type.to_string(),
+                    steps: std::iter::once(Step::Child(x.root.clone()))
+                        .chain(x.steps.iter().cloned())
+                        .collect(),
+                })
+                .collect();
+            order.iter().find_map(|(b, ps)| {
+                let base = &params[*b];
+                let ps = ps.as_ref()?;
+                // Its paths are the component's, and any other gives no rows of its type.
+                let same = base.param_type == c.param_type
+                    && base.components.is_empty()
+                    && !stored.contains_key(b)
+                    && mine.iter().all(|x| ps.contains(x))
+                    && ps.iter().filter(|x| !mine.contains(x)).all(|x| {
+                        matches!(x.steps.last(), Some(Step::OfType(t))
+                            if !super::extract::may_give_rows(base.param_type, t, model))
+                    });
+                same.then_some((base.param_type, base.hash))
+            })
+        };
+        // A composite's value is searched as a token then another part (`parse::Alt`).
+        if let [first, second] = p.components.as_slice() {
+            if first.param_type != ParamType::Token {
+                continue;
+            }
+            if let (Some(a), Some(b)) = (base_of(first), base_of(second)) {
+                joins.push((code, p.hash, Joined { parts: [a, b] }));
+            }
+        }
+    }
+    for s in stored.values_mut() {
+        for (_, hash, join) in &joins {
+            if s.params.contains(hash) {
+                s.params.retain(|h| h != hash);
+                s.joined.push(join.clone());
+            }
+        }
+    }
+    for (code, _, join) in joins {
+        stored.insert(
+            code,
+            Stored {
+                params: Vec::new(),
+                target_type: None,
+                joined: vec![join],
+            },
+        );
     }
     let derived: Vec<(String, Stored)> = stored.into_iter().map(|(c, s)| (c.clone(), s)).collect();
     for (code, s) in derived {
@@ -453,7 +540,8 @@ mod tests {
             stored("Observation", "patient"),
             Some(Stored {
                 params: vec![h("Observation", "subject")],
-                target_type: Some("Patient".into())
+                target_type: Some("Patient".into()),
+                joined: Vec::new(),
             })
         );
         let mut codes = vec![h("Observation", "code"), h("Observation", "component-code")];
@@ -462,14 +550,19 @@ mod tests {
             stored("Observation", "combo-code"),
             Some(Stored {
                 params: codes,
-                target_type: None
+                target_type: None,
+                joined: Vec::new(),
             })
         );
         for (t, c) in [
             ("Observation", "subject"),
             ("Observation", "code"),
             ("Observation", "component-code"),
-            ("Observation", "code-value-quantity"),
+            ("Observation", "component-code-value-quantity"),
+            // `value-string` also selects a CodeableConcept's text; `value-date`'s
+            // component says `DateTime` where the element's type is `dateTime`.
+            ("Observation", "code-value-string"),
+            ("Observation", "code-value-date"),
             // A base of several paths keeps its own rows.
             ("Observation", "value-quantity"),
             ("Observation", "_tag"),
@@ -486,26 +579,47 @@ mod tests {
             stored("Encounter", "patient").and_then(|s| s.target_type),
             Some("Patient".into())
         );
-        // Composites too, when their components are the same; and bases of several paths
-        // each: `value-quantity` is `value as Quantity | value as SampledData`.
-        for (combo, bases) in [
-            (
-                "combo-code-value-quantity",
-                ["code-value-quantity", "component-code-value-quantity"],
-            ),
-            (
-                "combo-value-quantity",
-                ["value-quantity", "component-value-quantity"],
-            ),
-        ] {
-            let mut hashes: Vec<i64> = bases.iter().map(|b| h("Observation", b)).collect();
-            hashes.sort_unstable();
-            assert_eq!(
-                stored("Observation", combo).map(|s| s.params),
-                Some(hashes),
-                "{combo}"
-            );
-        }
+        // Bases of several paths each: `value-quantity` is `value as Quantity | value as
+        // SampledData`.
+        let mut hashes = vec![
+            h("Observation", "value-quantity"),
+            h("Observation", "component-value-quantity"),
+        ];
+        hashes.sort_unstable();
+        assert_eq!(
+            stored("Observation", "combo-value-quantity").map(|s| s.params),
+            Some(hashes)
+        );
+        // Composites of the Observation itself are their components' rows joined, where
+        // each component's path is a parameter's: a SampledData gives no quantity rows.
+        let join = |value: (ParamType, &str)| Joined {
+            parts: [
+                (ParamType::Token, h("Observation", "code")),
+                (value.0, h("Observation", value.1)),
+            ],
+        };
+        let quantity = join((ParamType::Quantity, "value-quantity"));
+        assert_eq!(
+            stored("Observation", "code-value-quantity"),
+            Some(Stored {
+                params: Vec::new(),
+                target_type: None,
+                joined: vec![quantity.clone()],
+            })
+        );
+        assert_eq!(
+            stored("Observation", "code-value-concept").map(|s| s.joined),
+            Some(vec![join((ParamType::Token, "value-concept"))])
+        );
+        // A composite derived from one reads its join, and its other base's rows.
+        assert_eq!(
+            stored("Observation", "combo-code-value-quantity"),
+            Some(Stored {
+                params: vec![h("Observation", "component-code-value-quantity")],
+                target_type: None,
+                joined: vec![quantity],
+            })
+        );
     }
 
     #[test]

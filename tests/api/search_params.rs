@@ -177,6 +177,101 @@ storage_test!(composite_parameters_pair_a_code_with_its_value, |srv| {
     );
 });
 
+// `code-value-quantity` and `code-value-concept` keep no rows of their own: they are the
+// Observation's `code` rows joined to its value's rows (`params::Joined`).
+storage_test!(
+    a_composite_of_the_observation_pairs_its_own_code_and_value,
+    |srv| {
+        seed(&srv).await;
+        let more = [
+            // Two codings, either of which pairs with the value.
+            serde_json::json!({"resourceType": "Observation", "id": "wt3", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"},
+                {"system": "http://snomed.info/sct", "code": "27113001"}]},
+            "subject": {"reference": "Patient/p3"},
+            "valueQuantity": {"value": 95, "system": "http://unitsofmeasure.org", "code": "kg"}}),
+            // A code and a value, but not this code with that value in one resource.
+            serde_json::json!({"resourceType": "Observation", "id": "hr1", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+            "subject": {"reference": "Patient/p3"},
+            "valueQuantity": {"value": 60, "system": "http://unitsofmeasure.org", "code": "/min"}}),
+            serde_json::json!({"resourceType": "Observation", "id": "smk", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "72166-2"}]},
+            "subject": {"reference": "Patient/p3"},
+            "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "8517006"}]}}),
+            // `value-quantity` also selects a SampledData, which has no value to pair.
+            serde_json::json!({"resourceType": "Observation", "id": "ecg", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+            "subject": {"reference": "Patient/p3"},
+            "valueSampledData": {"origin": {"value": 90}, "period": 10, "dimensions": 1, "data": "1 2"}}),
+        ];
+        for r in &more {
+            let path = format!("Observation/{}", r["id"].as_str().unwrap_or(""));
+            assert_eq!(srv.put(&path, r).await.status, 201, "{path}");
+        }
+        expect!(
+            srv,
+            "Observation?code-value-quantity=29463-7$gt75",
+            ["wt2", "wt3"]
+        );
+        expect!(
+            srv,
+            "Observation?code-value-quantity=http://snomed.info/sct|27113001$95",
+            ["wt3"]
+        );
+        expect!(
+            srv,
+            "Observation?code-value-quantity=http://snomed.info/sct|29463-7$gt1",
+            []
+        );
+        expect!(srv, "Observation?code-value-quantity=8867-4$gt75", []);
+        expect!(srv, "Observation?code-value-quantity=29463-7$60", []);
+        // Either pair of a list, and one patient's only.
+        expect!(
+            srv,
+            "Observation?code-value-quantity=8867-4$60,29463-7$lt71",
+            ["hr1", "wt1"]
+        );
+        expect!(
+            srv,
+            "Observation?patient=p3&code-value-quantity=29463-7$gt1",
+            ["wt3"]
+        );
+        expect!(
+            srv,
+            "Observation?code-value-quantity=29463-7$gt1&patient=p1",
+            ["wt1"]
+        );
+        expect!(
+            srv,
+            "Observation?code-value-concept=72166-2$http://snomed.info/sct|8517006",
+            ["smk"]
+        );
+        expect!(srv, "Observation?code-value-concept=8867-4$8517006", []);
+        // The composites made of it and of components' pairs read both.
+        expect!(
+            srv,
+            "Observation?combo-code-value-quantity=8480-6$120,27113001$95",
+            ["bp1", "wt3"]
+        );
+        expect!(
+            srv,
+            "Observation?code-value-quantity:missing=false",
+            ["hr1", "wt1", "wt2", "wt3"]
+        );
+        expect!(
+            srv,
+            "Observation?code-value-quantity:missing=true&patient=p3",
+            ["ecg", "mood", "smk"]
+        );
+        expect!(
+            srv,
+            "Observation?combo-code-value-quantity:missing=true&subject=Patient/p3",
+            ["ecg", "mood", "smk"]
+        );
+    }
+);
+
 storage_test!(missing_matches_presence_and_absence, |srv| {
     seed(&srv).await;
     expect!(
