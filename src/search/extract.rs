@@ -434,6 +434,22 @@ mod tests {
     }
 
     #[test]
+    fn quantity_rows_come_from_values_with_a_value() {
+        let model = ElementModel::r4();
+        for (t, gives) in [
+            ("Quantity", true),
+            ("Age", true),
+            ("Money", true),
+            ("Range", true),
+            ("SampledData", false),
+            ("Period", false),
+        ] {
+            assert_eq!(may_give_rows(ParamType::Quantity, t, model), gives, "{t}");
+        }
+        assert!(may_give_rows(ParamType::Token, "SampledData", model));
+    }
+
+    #[test]
     fn names_are_indexed_normalised_and_exact() {
         let p = json!({"resourceType": "Patient", "id": "p1", "name": [{"family": "Zoë", "given": ["Anne", "Marie"]}]});
         let rows = index_rows("Patient", &p);

@@ -86,7 +86,8 @@ pub struct Stored {
 /// `Observation` with components `code` and `value.ofType(Quantity)`): one element per
 /// resource, so a resource matches when a row of the first component's parameter and a row
 /// of the second's match together. Those rows, joined by resource, answer it, and it keeps
-/// none of its own (two composite rows of fifteen for an Observation with two codings).
+/// none of its own (two of the fourteen index rows of an imported Observation with two
+/// codings).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Joined {
     /// Each component's parameter type and the key of the parameter whose rows it reads.
