@@ -483,11 +483,11 @@ fn rows_sql(
         pinned(q);
         cond(q, None);
     }
-    let y = format!("{x}j");
     for (i, join) in stored.joined.iter().enumerate() {
         if own || i > 0 {
             q.push(" UNION ");
         }
+        let y = format!("{x}j{i}");
         let [(first, first_key), (second, second_key)] = join.parts;
         q.push(&format!(
             "{select} {x}.res_pk FROM {} {x} JOIN {} {y} ON {y}.res_pk = {x}.res_pk AND {y}.param = ? WHERE {x}.param = ?",

@@ -226,12 +226,12 @@ fn derive(res_type: &str, params: &mut HashMap<String, SearchParam>, model: &Ele
     // Composites of the resource itself, whose components read parameters with rows of their
     // own (see [`Joined`]); a parameter derived from one reads its join instead of its rows.
     let mut joins: Vec<(&String, i64, Joined)> = Vec::new();
+    let whole = [Path {
+        root: res_type.to_string(),
+        steps: Vec::new(),
+    }];
     for (code, paths) in &order {
         let p = &params[*code];
-        let whole = [Path {
-            root: res_type.to_string(),
-            steps: Vec::new(),
-        }];
         if p.param_type != ParamType::Composite
             || stored.contains_key(code)
             || paths.as_deref() != Some(&whole[..])

@@ -261,7 +261,10 @@ impl<'a> Planned<'a> {
                 fresh,
                 ..
             } = self;
-            std::thread::spawn(move || drop((entries, prepared, before, fresh)));
+            // Where no thread can be made, the closure and all it holds are freed here.
+            let _ = std::thread::Builder::new()
+                .name("transaction-free".into())
+                .spawn(move || drop((entries, prepared, before, fresh)));
         }
         written
     }
