@@ -248,11 +248,15 @@ impl<'a> Planned<'a> {
                     got: Vec::new(),
                 }
             });
-            this.write_with(store, prefer, also, stream.as_mut())
+            let written = this.write_with(store, prefer, also, stream.as_mut());
+            // The receiver goes here, so a preparer still sending stops before the scope
+            // waits for it; the chunks received are kept to be freed with the rest.
+            (written, stream.map(|s| s.got))
         });
+        let (written, chunks) = written;
         // Freeing a big transaction's entries, resources and index rows was 15% of an
         // import's samples on its own thread (perf), which the next batch waited for: a
-        // thread of their own frees them.
+        // thread of their own frees them, and the creates prepared beside the writer.
         if self.entries.len() >= crate::parallel::MANY {
             let Planned {
                 entries,
@@ -264,7 +268,7 @@ impl<'a> Planned<'a> {
             // Where no thread can be made, the closure and all it holds are freed here.
             let _ = std::thread::Builder::new()
                 .name("transaction-free".into())
-                .spawn(move || drop((entries, prepared, before, fresh)));
+                .spawn(move || drop((entries, prepared, before, fresh, chunks)));
         }
         written
     }
