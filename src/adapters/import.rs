@@ -21,7 +21,9 @@ use super::{SourceAdapter, ADAPTERS};
 use crate::fhir::ResourceId;
 use crate::interaction::{format_instant, now_micros, resolve_one, token_finds, Incoming, Matches};
 use crate::profile::Policy;
-use crate::rest::transaction::{self, conditional_references, Outcome, ReferenceMap};
+use crate::rest::transaction::{
+    self, conditional_references, Entry, Method, Outcome, ReferenceMap,
+};
 use crate::rest::RestError;
 use crate::search::{parse_conditional, Access, SearchPlan};
 use crate::store::{Store, StoreError, StoredVersion, Tx};
@@ -126,7 +128,7 @@ impl Importer<'_> {
         };
         let contributions = self.link(adapter.name(), &mut m, &mut report, progress)?;
         lap("link");
-        self.check_references(&mut m, &mut report, progress)?;
+        let references = self.check_references(&mut m, &mut report, progress)?;
         lap("check references");
         // A person is unlinked when their record holds no NHS number, whatever key found it.
         let has_nhs = |r: &Value| {
@@ -143,7 +145,7 @@ impl Importer<'_> {
         if self.strict && !report.rejected.is_empty() {
             return Err(ImportError::Strict(Box::new(report)));
         }
-        let (entries, kinds) = entries(&mut m);
+        let (entries, kinds) = entries(&mut m, references, self.base)?;
         lap("entries");
         let count = entries.len() as u64;
         progress(Step {
@@ -158,15 +160,9 @@ impl Importer<'_> {
             memory::save(tx, memory::PATIENT_SOURCES, &contributions)?;
             provenances(tx, &m, &digest, &kinds, outcomes, self.base)
         };
-        let outcomes = transaction::run(self.store, self.base, entries, self.policy, &also)
+        let outcomes = transaction::run_entries(self.store, self.base, entries, self.policy, &also)
             .map_err(|e| match e {
-                RestError::InEntry { index, inner } => ImportError::Write {
-                    at: match kinds.get(index) {
-                        Some(Kind::Upsert { origin: o, .. } | Kind::Removal(o)) => Some(o.clone()),
-                        None => None,
-                    },
-                    error: *inner,
-                },
+                RestError::InEntry { index, inner } => write_error(&kinds, index, *inner),
                 other => ImportError::Write {
                     at: None,
                     error: other,
@@ -396,13 +392,14 @@ impl Importer<'_> {
     }
 
     /// Rejects every upsert that refers to something neither the batch nor the server has,
-    /// and then whatever referred to those, until what is left is whole.
+    /// and then whatever referred to those, until what is left is whole. Returns each kept
+    /// upsert's conditional references, in order, for its transaction entry.
     fn check_references(
         &self,
         m: &mut Mapping,
         report: &mut Report,
         progress: &dyn Fn(Step),
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<Vec<String>>, StoreError> {
         // Keys and references compared as the transaction will resolve them.
         let mut available: HashSet<String> = m.upserts.iter().map(|u| u.key.condition()).collect();
         let each: Vec<&Upsert> = m.upserts.iter().collect();
@@ -488,42 +485,66 @@ impl Importer<'_> {
                 break;
             }
         }
-        let mut flags = keep.into_iter();
-        m.upserts.retain(|_| flags.next().unwrap_or(false));
-        Ok(())
+        let mut flags = keep.iter();
+        m.upserts.retain(|_| flags.next().copied().unwrap_or(false));
+        let mut flags = keep.iter();
+        let mut refs = refs;
+        refs.retain(|_| flags.next().copied().unwrap_or(false));
+        Ok(refs)
     }
 }
 
-/// The transaction's entries: deletes and upserts.
-fn entries(m: &mut Mapping) -> (Vec<Value>, Vec<Kind>) {
-    let mut entries = Vec::new();
-    let mut kinds = Vec::new();
+/// The transaction's entries, deletes and then upserts, built on every core; `references`
+/// are each upsert's conditional references, in order (from `check_references`).
+fn entries(
+    m: &mut Mapping,
+    references: Vec<Vec<String>>,
+    base: &str,
+) -> Result<(Vec<Entry>, Vec<Kind>), ImportError> {
+    let mut kinds = Vec::with_capacity(m.removals.len() + m.upserts.len());
+    let mut work: Vec<(usize, String, Option<Value>, Vec<String>)> =
+        Vec::with_capacity(kinds.capacity());
     for r in &m.removals {
-        entries.push(json!({"request": {"method": "DELETE", "url": r.key.condition()}}));
+        work.push((work.len(), r.key.condition(), None, Vec::new()));
         kinds.push(Kind::Removal(r.origin.clone()));
     }
-    for u in &mut m.upserts {
+    for (u, refs) in m.upserts.iter_mut().zip(references) {
         // The resources move into the entries; the mapping keeps their keys and origins.
         let mut resource = std::mem::take(&mut u.resource);
         // A linked person's record names the source that had the last word (set in `link`).
         if resource["meta"].get("source").is_none() {
             resource["meta"]["source"] = json!(m.source);
         }
-        // Moved in, not by `json!`, which would copy the resource's whole tree.
-        let mut entry = serde_json::Map::new();
-        entry.insert("resource".into(), resource);
-        entry.insert(
-            "request".into(),
-            json!({"method": "PUT", "url": u.key.condition()}),
-        );
-        entries.push(Value::Object(entry));
+        work.push((work.len(), u.key.condition(), Some(resource), refs));
         kinds.push(Kind::Upsert {
             origin: u.origin.clone(),
             key: u.key.clone(),
             patient: u.patient.clone(),
         });
     }
-    (entries, kinds)
+    let built = crate::parallel::map(work, crate::parallel::MANY, |(i, url, resource, refs)| {
+        let method = match resource {
+            Some(_) => Method::Put,
+            None => Method::Delete,
+        };
+        transaction::conditional(i, method, &url, resource, refs, base).map_err(|e| (i, e))
+    });
+    let entries = built
+        .into_iter()
+        .collect::<Result<Vec<Entry>, _>>()
+        .map_err(|(i, error)| write_error(&kinds, i, error))?;
+    Ok((entries, kinds))
+}
+
+/// The transaction's refusal of entry `index`, at the row it came from.
+fn write_error(kinds: &[Kind], index: usize, error: RestError) -> ImportError {
+    ImportError::Write {
+        at: match kinds.get(index) {
+            Some(Kind::Upsert { origin: o, .. } | Kind::Removal(o)) => Some(o.clone()),
+            None => None,
+        },
+        error,
+    }
 }
 
 /// The search a key stands for; `None` for one no search can be made of (it finds nothing).

@@ -176,6 +176,53 @@ pub fn parse_entry(index: usize, entry: &mut Value, base: &str) -> Result<Entry,
     Ok(parsed)
 }
 
+/// A conditional upsert (`PUT`) or delete built by Carebridge itself, an importer's: the
+/// entry [`parse_entry`] reads from `{"request": {"method", "url"}, "resource"}`, with no
+/// JSON in between. `references` are the resource's conditional references as
+/// [`conditional_references`] gives them, which the caller has already collected.
+pub fn conditional(
+    index: usize,
+    method: Method,
+    url: &str,
+    resource: Option<Value>,
+    references: Vec<String>,
+    base: &str,
+) -> Result<Entry, RestError> {
+    let target = parse_url(url, method, base)?;
+    if !matches!(target, Target::Conditional(..)) {
+        return Err(RestError::BadRequest(format!(
+            "request.url '{url}' is not a conditional {method:?}"
+        )));
+    }
+    let mut entry = Entry {
+        index,
+        full_url: None,
+        method,
+        target,
+        resource: None,
+        references,
+        patch: None,
+        if_none_exist: None,
+        if_match: None,
+        if_none_match: None,
+        if_modified_since: None,
+    };
+    match (method, resource) {
+        (Method::Put, Some(r)) => {
+            check_resource(&entry, &r)?;
+            entry.resource = Some(r);
+        }
+        (Method::Delete, None) => {}
+        (m, r) => {
+            return Err(RestError::BadRequest(format!(
+                "a conditional {m:?} {} a resource",
+                if r.is_some() { "carries no" } else { "needs" }
+            )))
+        }
+    }
+    Ok(entry)
+}
+
 fn condition(rt: &ResourceType, query: &str, base: &str) -> Result<Condition, RestError> {
     let pairs = QueryParams::parse(query.as_bytes()).0;
     Ok(Condition {
@@ -278,5 +325,100 @@ fn patch_of(r: &Value) -> Result<Patch, RestError> {
             "a PATCH entry's resource must be Binary or Parameters, not {}",
             other.unwrap_or("nothing")
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Everything the transaction reads of an entry, to compare two of them.
+    fn shape(e: &Entry) -> String {
+        format!(
+            "{} {:?} {:?} {:?} {:?} {:?}",
+            e.index,
+            e.method,
+            e.condition().map(|c| (&c.key, format!("{:?}", c.plan))),
+            e.resource,
+            e.references,
+            (
+                &e.full_url,
+                &e.if_match,
+                &e.if_none_match,
+                &e.if_modified_since
+            )
+        )
+    }
+
+    #[test]
+    fn a_built_conditional_entry_is_the_one_read_from_json() {
+        let url = "Observation?identifier=https%3A%2F%2Fexample.org%2Fobs%7Ca%5C%7Cb";
+        let resource = json!({
+            "resourceType": "Observation",
+            "subject": {"reference": "Patient?identifier=https%3A%2F%2Fexample.org%2Fp%7C1"}
+        });
+        let mut raw = json!({"request": {"method": "PUT", "url": url}, "resource": resource});
+        let read = parse_entry(3, &mut raw, "http://x/fhir").expect("read");
+        let refs = conditional_references(&resource);
+        let built = conditional(
+            3,
+            Method::Put,
+            url,
+            Some(resource.clone()),
+            refs,
+            "http://x/fhir",
+        )
+        .expect("built");
+        assert_eq!(shape(&built), shape(&read));
+        assert_eq!(built.references.len(), 1);
+
+        let mut raw = json!({"request": {"method": "DELETE", "url": url}});
+        let read = parse_entry(0, &mut raw, "http://x/fhir").expect("read");
+        let built =
+            conditional(0, Method::Delete, url, None, Vec::new(), "http://x/fhir").expect("built");
+        assert_eq!(shape(&built), shape(&read));
+    }
+
+    #[test]
+    fn a_built_entry_is_checked_as_a_read_one_is() {
+        let base = "http://x/fhir";
+        let patient = json!({"resourceType": "Patient"});
+        let wrong_type = conditional(
+            0,
+            Method::Put,
+            "Observation?identifier=a",
+            Some(patient.clone()),
+            Vec::new(),
+            base,
+        );
+        assert!(wrong_type.is_err());
+        let not_conditional = conditional(
+            0,
+            Method::Put,
+            "Patient/1",
+            Some(patient.clone()),
+            Vec::new(),
+            base,
+        );
+        assert!(not_conditional.is_err());
+        let put_without = conditional(
+            0,
+            Method::Put,
+            "Patient?identifier=a",
+            None,
+            Vec::new(),
+            base,
+        );
+        assert!(put_without.is_err());
+        let delete_with = conditional(
+            0,
+            Method::Delete,
+            "Patient?identifier=a",
+            Some(patient),
+            Vec::new(),
+            base,
+        );
+        assert!(delete_with.is_err());
     }
 }

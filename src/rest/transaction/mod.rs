@@ -25,7 +25,8 @@ use crate::fhir::format::render as render_value;
 use crate::fhir::format::Format;
 use crate::profile::Policy;
 use crate::store::{Isolation, Store, StoreError, Tx};
-use entry::{parse_entry, Entry};
+use entry::parse_entry;
+pub use entry::{conditional, Entry, Method};
 pub use execute::Outcome;
 use execute::{execute, Context, Stream};
 pub use failure::EntryError;
@@ -135,6 +136,24 @@ pub fn run(
         .map_err(EntryError::into_rest)
 }
 
+/// [`run`] of entries built by the caller ([`conditional`]) instead of read from JSON.
+pub fn run_entries(
+    store: &Store,
+    base: &str,
+    entries: Vec<Entry>,
+    policy: &Policy,
+    also: &Also<'_>,
+) -> Result<Vec<Outcome>, RestError> {
+    let prefer = Prefer {
+        return_: Return::Minimal,
+        strict: true,
+    };
+    let clock = std::time::Instant::now();
+    Planned::of(store, base, entries, policy, Redo::Caller, clock)
+        .and_then(|planned| planned.write(store, prefer, also))
+        .map_err(EntryError::into_rest)
+}
+
 fn transaction(
     store: &Store,
     base: &str,
@@ -176,11 +195,23 @@ impl<'a> Planned<'a> {
     ) -> Result<Planned<'a>, EntryError> {
         let clock = std::time::Instant::now();
         let numbered: Vec<(usize, Value)> = raw.into_iter().enumerate().collect();
-        let mut entries = crate::parallel::map(numbered, crate::parallel::MANY, |(i, mut e)| {
+        let entries = crate::parallel::map(numbered, crate::parallel::MANY, |(i, mut e)| {
             parse_entry(i, &mut e, base).map_err(|err| EntryError::new(i, err))
         })
         .into_iter()
         .collect::<Result<Vec<Entry>, _>>()?;
+        Planned::of(store, base, entries, policy, redo, clock)
+    }
+
+    /// Resolves the conditions of entries already read and prepares what each writes.
+    fn of(
+        store: &Store,
+        base: &'a str,
+        mut entries: Vec<Entry>,
+        policy: &'a Policy,
+        redo: Redo,
+        clock: std::time::Instant,
+    ) -> Result<Planned<'a>, EntryError> {
         log::debug!("transaction: entries read at {:?}", clock.elapsed());
         let fresh = fresh_ids(&entries);
         let conditional = has_conditions(&entries);
