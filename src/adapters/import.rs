@@ -568,6 +568,10 @@ fn find_in(tx: &mut dyn Tx, key: &Key, base: &str) -> Result<Option<StoredVersio
     }
 }
 
+/// Provenances from which they are built on every core: each names a patient's records of
+/// the batch (about 20 in an EMIS batch), so a few hundred are work of thousands of rows.
+const PROVENANCES_ON_CORES: usize = 100;
+
 /// After the entries ran, in the same database transaction: a Provenance per patient of what
 /// the batch created or changed (each version named), authored by the sending organisation.
 /// One per patient, so it sits in that patient's compartment, where the patient sees it, and
@@ -600,7 +604,7 @@ fn provenances(
         ));
     }
     let recorded = format_instant(now_micros());
-    let mut written: Vec<(ResourceId, Incoming)> = Vec::new();
+    let mut each: Vec<Vec<String>> = Vec::with_capacity(groups.len());
     for (patient, mut targets) in groups {
         // The patient is named even when only their other records changed.
         if let Some(p) = patient {
@@ -615,6 +619,11 @@ fn provenances(
                 }
             }
         }
+        each.push(targets);
+    }
+    // Built, indexed and rendered on every core: a batch's Provenances name all its
+    // resources, each with a reference row.
+    let written = crate::parallel::map(each, PROVENANCES_ON_CORES, |targets| {
         let mut agent = json!({
             "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "author", "display": "Author"}]},
             "who": {"identifier": {"system": ODS_CODE, "value": m.sender.ods}}
@@ -630,11 +639,13 @@ fn provenances(
             "agent": [agent],
             "entity": [{"role": "source", "what": {"identifier": {"system": batch_system(), "value": format!("{}:{digest}", m.source)}, "display": format!("{} batch", m.source)}}]
         });
-        written.push((
-            ResourceId::generate(),
-            Incoming::new("Provenance", provenance),
-        ));
-    }
+        let id = ResourceId::generate();
+        let incoming = Incoming::new("Provenance", provenance).drafted(id.as_str());
+        incoming.map(|i| (id, i))
+    })
+    .into_iter()
+    .collect::<Result<Vec<(ResourceId, Incoming)>, _>>()
+    .map_err(|e| StoreError::Internal(format!("cannot serialise a Provenance: {e}")))?;
     // All in a few multi-row statements, as the transaction writes its creates.
     let items: Vec<(&str, &ResourceId, &Incoming)> = written
         .iter()
