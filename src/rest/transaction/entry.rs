@@ -382,43 +382,25 @@ mod tests {
 
     #[test]
     fn a_built_entry_is_checked_as_a_read_one_is() {
-        let base = "http://x/fhir";
         let patient = json!({"resourceType": "Patient"});
-        let wrong_type = conditional(
-            0,
-            Method::Put,
-            "Observation?identifier=a",
-            Some(patient.clone()),
-            Vec::new(),
-            base,
-        );
-        assert!(wrong_type.is_err());
-        let not_conditional = conditional(
-            0,
-            Method::Put,
-            "Patient/1",
-            Some(patient.clone()),
-            Vec::new(),
-            base,
-        );
-        assert!(not_conditional.is_err());
-        let put_without = conditional(
-            0,
-            Method::Put,
-            "Patient?identifier=a",
-            None,
-            Vec::new(),
-            base,
-        );
-        assert!(put_without.is_err());
-        let delete_with = conditional(
-            0,
-            Method::Delete,
-            "Patient?identifier=a",
-            Some(patient),
-            Vec::new(),
-            base,
-        );
-        assert!(delete_with.is_err());
+        for (method, url, resource) in [
+            // The resource is not of the URL's type.
+            (Method::Put, "Observation?identifier=a", Some(&patient)),
+            // Not a conditional URL.
+            (Method::Put, "Patient/1", Some(&patient)),
+            // A PUT without a resource, a DELETE with one.
+            (Method::Put, "Patient?identifier=a", None),
+            (Method::Delete, "Patient?identifier=a", Some(&patient)),
+        ] {
+            let built = conditional(
+                0,
+                method,
+                url,
+                resource.cloned(),
+                Vec::new(),
+                "http://x/fhir",
+            );
+            assert!(built.is_err(), "{method:?} {url} {resource:?}");
+        }
     }
 }

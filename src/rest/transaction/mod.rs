@@ -128,15 +128,12 @@ pub fn run(
     policy: &Policy,
     also: &Also<'_>,
 ) -> Result<Vec<Outcome>, RestError> {
-    let prefer = Prefer {
-        return_: Return::Minimal,
-        strict: true,
-    };
-    transaction(store, base, entries, prefer, policy, Redo::Caller, also)
-        .map_err(EntryError::into_rest)
+    let entries = read(entries, base).map_err(EntryError::into_rest)?;
+    run_entries(store, base, entries, policy, also)
 }
 
-/// [`run`] of entries built by the caller ([`conditional`]) instead of read from JSON.
+/// [`run`] of entries built by the caller ([`conditional`], an importer's) instead of read
+/// from JSON.
 pub fn run_entries(
     store: &Store,
     base: &str,
@@ -152,6 +149,16 @@ pub fn run_entries(
     Planned::of(store, base, entries, policy, Redo::Caller, clock)
         .and_then(|planned| planned.write(store, prefer, also))
         .map_err(EntryError::into_rest)
+}
+
+/// Reads a transaction's entries (Bundle.entry values), a big one on every core.
+fn read(raw: Vec<Value>, base: &str) -> Result<Vec<Entry>, EntryError> {
+    let numbered: Vec<(usize, Value)> = raw.into_iter().enumerate().collect();
+    crate::parallel::map(numbered, crate::parallel::MANY, |(i, mut e)| {
+        parse_entry(i, &mut e, base).map_err(|err| EntryError::new(i, err))
+    })
+    .into_iter()
+    .collect()
 }
 
 fn transaction(
@@ -194,12 +201,7 @@ impl<'a> Planned<'a> {
         redo: Redo,
     ) -> Result<Planned<'a>, EntryError> {
         let clock = std::time::Instant::now();
-        let numbered: Vec<(usize, Value)> = raw.into_iter().enumerate().collect();
-        let entries = crate::parallel::map(numbered, crate::parallel::MANY, |(i, mut e)| {
-            parse_entry(i, &mut e, base).map_err(|err| EntryError::new(i, err))
-        })
-        .into_iter()
-        .collect::<Result<Vec<Entry>, _>>()?;
+        let entries = read(raw, base)?;
         Planned::of(store, base, entries, policy, redo, clock)
     }
 
