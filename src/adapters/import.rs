@@ -128,7 +128,7 @@ impl Importer<'_> {
         };
         let contributions = self.link(adapter.name(), &mut m, &mut report, progress)?;
         lap("link");
-        let references = self.check_references(&mut m, &mut report, progress)?;
+        let checked = self.check_references(&mut m, &mut report, progress)?;
         lap("check references");
         // A person is unlinked when their record holds no NHS number, whatever key found it.
         let has_nhs = |r: &Value| {
@@ -145,7 +145,7 @@ impl Importer<'_> {
         if self.strict && !report.rejected.is_empty() {
             return Err(ImportError::Strict(Box::new(report)));
         }
-        let (entries, kinds) = entries(&mut m, references, self.base)?;
+        let (entries, kinds) = entries(&mut m, checked, self.base)?;
         lap("entries");
         let count = entries.len() as u64;
         progress(Step {
@@ -392,16 +392,17 @@ impl Importer<'_> {
     }
 
     /// Rejects every upsert that refers to something neither the batch nor the server has,
-    /// and then whatever referred to those, until what is left is whole. Returns each kept
-    /// upsert's conditional references, in order, for its transaction entry.
+    /// and then whatever referred to those, until what is left is whole. Returns what its
+    /// transaction entry needs of each kept upsert, in order.
     fn check_references(
         &self,
         m: &mut Mapping,
         report: &mut Report,
         progress: &dyn Fn(Step),
-    ) -> Result<Vec<Vec<String>>, StoreError> {
+    ) -> Result<Vec<Checked>, StoreError> {
         // Keys and references compared as the transaction will resolve them.
-        let mut available: HashSet<String> = m.upserts.iter().map(|u| u.key.condition()).collect();
+        let conditions: Vec<String> = m.upserts.iter().map(|u| u.key.condition()).collect();
+        let mut available: HashSet<&str> = conditions.iter().map(String::as_str).collect();
         let each: Vec<&Upsert> = m.upserts.iter().collect();
         let refs: Vec<Vec<String>> = crate::parallel::map(each, crate::parallel::MANY, |u| {
             conditional_references(&u.resource)
@@ -409,7 +410,7 @@ impl Importer<'_> {
         let outside: HashSet<&String> = refs
             .iter()
             .flatten()
-            .filter(|r| !available.contains(*r))
+            .filter(|r| !available.contains(r.as_str()))
             .collect();
         progress(Step {
             stage: "checking references",
@@ -449,7 +450,7 @@ impl Importer<'_> {
                     ),
                 ));
                 keep[i] = false;
-                available.remove(&u.key.condition());
+                available.remove(conditions[i].as_str());
             }
         }
         loop {
@@ -460,7 +461,7 @@ impl Importer<'_> {
                 }
                 let missing = refs[i]
                     .iter()
-                    .find(|r| !available.contains(*r) && !on_server.contains(*r));
+                    .find(|r| !available.contains(r.as_str()) && !on_server.contains(*r));
                 if let Some(r) = missing {
                     report.rejected.push(Rejection::at(
                         &u.origin,
@@ -477,7 +478,7 @@ impl Importer<'_> {
                         ),
                     ));
                     keep[i] = false;
-                    available.remove(&u.key.condition());
+                    available.remove(conditions[i].as_str());
                     changed = true;
                 }
             }
@@ -487,18 +488,31 @@ impl Importer<'_> {
         }
         let mut flags = keep.iter();
         m.upserts.retain(|_| flags.next().copied().unwrap_or(false));
-        let mut flags = keep.iter();
-        let mut refs = refs;
-        refs.retain(|_| flags.next().copied().unwrap_or(false));
-        Ok(refs)
+        Ok(conditions
+            .into_iter()
+            .zip(refs)
+            .zip(keep)
+            .filter(|(_, kept)| *kept)
+            .map(|((condition, references), _)| Checked {
+                condition,
+                references,
+            })
+            .collect())
     }
 }
 
-/// The transaction's entries, deletes and then upserts, built on every core; `references`
-/// are each upsert's conditional references, in order (from `check_references`).
+/// What the reference check found of an upsert that its transaction entry needs: the
+/// condition it is written under and the conditional references its resource holds.
+struct Checked {
+    condition: String,
+    references: Vec<String>,
+}
+
+/// The transaction's entries, deletes and then upserts, built on every core; `checked` is
+/// what `check_references` found of each upsert, in order.
 fn entries(
     m: &mut Mapping,
-    references: Vec<Vec<String>>,
+    checked: Vec<Checked>,
     base: &str,
 ) -> Result<(Vec<Entry>, Vec<Kind>), ImportError> {
     let mut kinds = Vec::with_capacity(m.removals.len() + m.upserts.len());
@@ -508,14 +522,14 @@ fn entries(
         work.push((work.len(), r.key.condition(), None, Vec::new()));
         kinds.push(Kind::Removal(r.origin.clone()));
     }
-    for (u, refs) in m.upserts.iter_mut().zip(references) {
+    for (u, c) in m.upserts.iter_mut().zip(checked) {
         // The resources move into the entries; the mapping keeps their keys and origins.
         let mut resource = std::mem::take(&mut u.resource);
         // A linked person's record names the source that had the last word (set in `link`).
         if resource["meta"].get("source").is_none() {
             resource["meta"]["source"] = json!(m.source);
         }
-        work.push((work.len(), u.key.condition(), Some(resource), refs));
+        work.push((work.len(), c.condition, Some(resource), c.references));
         kinds.push(Kind::Upsert {
             origin: u.origin.clone(),
             key: u.key.clone(),
