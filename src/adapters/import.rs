@@ -515,6 +515,17 @@ fn entries(
     checked: Vec<Checked>,
     base: &str,
 ) -> Result<(Vec<Entry>, Vec<Kind>), ImportError> {
+    // One each, in order, by construction; were they not, a row would go unwritten unsaid.
+    if checked.len() != m.upserts.len() {
+        return Err(ImportError::Write {
+            at: None,
+            error: RestError::Internal(format!(
+                "{} upserts but {} checked",
+                m.upserts.len(),
+                checked.len()
+            )),
+        });
+    }
     let mut kinds = Vec::with_capacity(m.removals.len() + m.upserts.len());
     let mut work: Vec<(usize, String, Option<Value>, Vec<String>)> =
         Vec::with_capacity(kinds.capacity());
