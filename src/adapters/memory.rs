@@ -76,8 +76,8 @@ pub fn contributions(store: &Store, criteria: &str) -> Result<Said, StoreError> 
 /// Adapter → what it last said of a person (its Patient).
 pub type Said = std::collections::BTreeMap<String, serde_json::Value>;
 
-/// [`contributions`] of many people, 100 a statement: criteria → what each source said of
-/// that person; a person no source spoke of is not in the map.
+/// [`contributions`] of many people, [`pieces`] of them a statement: criteria → what each
+/// source said of that person; a person no source spoke of is not in the map.
 pub fn contributions_of(
     store: &Store,
     criteria: &[String],

@@ -261,7 +261,7 @@ impl<'a> Planned<'a> {
     ) -> Result<Vec<Outcome>, EntryError> {
         let later = self.prepared.later.take();
         let this = &self;
-        let written = std::thread::scope(|s| {
+        let (written, chunks) = std::thread::scope(|s| {
             let mut stream = later.map(|later| {
                 // Two chunks ahead at most: the writer is the slower side.
                 let (send, take) = std::sync::mpsc::sync_channel(2);
@@ -286,7 +286,6 @@ impl<'a> Planned<'a> {
             // waits for it; the chunks received are kept to be freed with the rest.
             (written, stream.map(|s| s.got))
         });
-        let (written, chunks) = written;
         // Freeing a big transaction's entries, resources and index rows was 15% of an
         // import's samples on its own thread (perf), which the next batch waited for: a
         // thread of their own frees them, and the creates prepared beside the writer.
