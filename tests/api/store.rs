@@ -334,3 +334,56 @@ fn sqlite_is_built_in_with_its_options() {
         );
     }
 }
+
+storage_test!(adapter_memory_keeps_the_last_word_per_key, |srv| {
+    use carebridge::adapters::memory::{self, Memory};
+    use carebridge::adapters::model::Remember;
+    let store = Store::open(&srv.database_url, Some(2)).expect("store opens");
+    let said = |kind: &str, key: &str, value: &str| Remember {
+        kind: kind.into(),
+        key: key.into(),
+        value: value.into(),
+    };
+    let save = |adapter: &str, items: Vec<Remember>| {
+        store
+            .write(Isolation::Plain, |tx| memory::save(tx, adapter, &items))
+            .expect("saved")
+    };
+    save(
+        "emis",
+        vec![
+            said("clinical-code", "1", "old"),
+            said("clinical-code", "2", "two"),
+            said("sender", "1", "practice"),
+        ],
+    );
+    save("rio", vec![said("clinical-code", "1", "rio's")]);
+    // Saved again: one key overwritten, one new, one given twice (the later wins), and
+    // the same kind and key under another adapter left alone.
+    save(
+        "emis",
+        vec![
+            said("clinical-code", "1", "new"),
+            said("clinical-code", "3", "first"),
+            said("clinical-code", "3", "second"),
+        ],
+    );
+    let emis = Memory::load(&store, "emis").expect("loads");
+    assert_eq!(emis.get("clinical-code", "1"), Some("new"));
+    assert_eq!(emis.get("clinical-code", "2"), Some("two"));
+    assert_eq!(emis.get("clinical-code", "3"), Some("second"));
+    assert_eq!(emis.get("sender", "1"), Some("practice"));
+    assert_eq!(emis.of_kind("clinical-code").count(), 3);
+    let rio = Memory::load(&store, "rio").expect("loads");
+    assert_eq!(rio.get("clinical-code", "1"), Some("rio's"));
+    // More keys than one statement holds.
+    let many: Vec<Remember> = (0..600)
+        .map(|i| said("patient", &i.to_string(), "a"))
+        .collect();
+    save("emis", many.clone());
+    let again: Vec<Remember> = many.iter().map(|r| said(&r.kind, &r.key, "b")).collect();
+    save("emis", again);
+    let emis = Memory::load(&store, "emis").expect("loads");
+    assert_eq!(emis.of_kind("patient").count(), 600);
+    assert!(emis.of_kind("patient").all(|(_, v)| v == "b"));
+});
