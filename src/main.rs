@@ -27,62 +27,6 @@ fn keep_freed_memory_longer() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10_000) };
 }
 
-/// SQLite's own allocations (its page caches, WAL and journal buffers) through mimalloc
-/// rather than glibc's malloc. An import batch frees hundreds of MiB of mimalloc's memory
-/// before its write; there SQLite takes its pages from that memory, already faulted in,
-/// rather than fault in fresh pages of glibc's, each one zeroed by the kernel (README,
-/// Imports, session 18).
-mod sqlite_heap {
-    use libmimalloc_sys as mi;
-    use libsqlite3_sys as ffi;
-    use std::ffi::{c_int, c_void};
-
-    // SQLite asks for sizes as positive `int`s and frees only what these functions gave it.
-    unsafe extern "C" fn malloc(n: c_int) -> *mut c_void {
-        mi::mi_malloc(n.max(0) as usize)
-    }
-    unsafe extern "C" fn free(p: *mut c_void) {
-        mi::mi_free(p)
-    }
-    unsafe extern "C" fn realloc(p: *mut c_void, n: c_int) -> *mut c_void {
-        mi::mi_realloc(p, n.max(0) as usize)
-    }
-    unsafe extern "C" fn size(p: *mut c_void) -> c_int {
-        c_int::try_from(mi::mi_usable_size(p)).unwrap_or(c_int::MAX)
-    }
-    unsafe extern "C" fn roundup(n: c_int) -> c_int {
-        c_int::try_from(mi::mi_good_size(n.max(0) as usize)).unwrap_or(n)
-    }
-    unsafe extern "C" fn init(_: *mut c_void) -> c_int {
-        ffi::SQLITE_OK
-    }
-    unsafe extern "C" fn shutdown(_: *mut c_void) {}
-
-    /// Installs the allocator; SQLite takes it only before its first use, so this runs
-    /// first in `main`. Whether SQLite took it.
-    pub fn install() -> bool {
-        let methods = ffi::sqlite3_mem_methods {
-            xMalloc: Some(malloc),
-            xFree: Some(free),
-            xRealloc: Some(realloc),
-            xSize: Some(size),
-            xRoundup: Some(roundup),
-            xInit: Some(init),
-            xShutdown: Some(shutdown),
-            pAppData: std::ptr::null_mut(),
-        };
-        // SAFETY: SQLITE_CONFIG_MALLOC takes a pointer to a sqlite3_mem_methods, which SQLite
-        // copies before returning; the functions are thread-safe, as mimalloc is.
-        let code = unsafe {
-            ffi::sqlite3_config(
-                ffi::SQLITE_CONFIG_MALLOC,
-                &methods as *const ffi::sqlite3_mem_methods,
-            )
-        };
-        code == ffi::SQLITE_OK
-    }
-}
-
 #[derive(Parser)]
 #[command(
     name = "carebridge",
@@ -162,11 +106,7 @@ enum Command {
 
 fn main() -> ExitCode {
     keep_freed_memory_longer();
-    let sqlite_on_mimalloc = sqlite_heap::install();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    if !sqlite_on_mimalloc {
-        log::warn!("SQLite refused mimalloc as its allocator and uses the system's");
-    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve {

@@ -113,26 +113,7 @@ pub fn save(tx: &mut dyn Tx, adapter: &str, items: &[Remember]) -> Result<(), St
     let mut keep: Vec<usize> = last.into_values().collect();
     keep.sort_unstable();
     let items: Vec<&Remember> = keep.into_iter().map(|i| &items[i]).collect();
-    // What was kept under these keys is deleted and the rows written anew, not upserted:
-    // SQLite runs an upsert (ON CONFLICT DO UPDATE) with a statement journal, and at the end
-    // of an import, with the writer's page cache full, every page it spilled was first
-    // copied into that journal (README, Imports, session 18). A PostgreSQL writer that
-    // inserts the same key meanwhile makes this one fail on the key, which `Store::write`
-    // tries again.
     for chunk in pieces(&items) {
-        let mut gone = Query::reusable(
-            "DELETE FROM adapter_memory WHERE adapter = ? AND (kind, key) IN (SELECT column1, column2 FROM (VALUES ",
-        );
-        gone.bind(Bind::Text(adapter.to_string()));
-        for (i, r) in chunk.iter().enumerate() {
-            gone.push(if i == 0 { "(?, ?)" } else { ", (?, ?)" });
-            gone.bind(Bind::Text(r.kind.clone()))
-                .bind(Bind::Text(r.key.clone()));
-        }
-        // A seek on the primary key for each pair (a plain row-value IN scans the adapter's
-        // rows in SQLite).
-        gone.push(") AS pair)");
-        tx.execute(&gone)?;
         let mut q =
             Query::reusable("INSERT INTO adapter_memory (adapter, kind, key, value) VALUES ");
         for (i, r) in chunk.iter().enumerate() {
@@ -146,6 +127,7 @@ pub fn save(tx: &mut dyn Tx, adapter: &str, items: &[Remember]) -> Result<(), St
             q.bind(Bind::Text(r.key.clone()));
             q.bind(Bind::Text(r.value.clone()));
         }
+        q.push(" ON CONFLICT (adapter, kind, key) DO UPDATE SET value = excluded.value");
         tx.execute(&q)?;
     }
     Ok(())
