@@ -178,9 +178,18 @@ pub(crate) use run_statement;
 const MAX_CACHED_BINDS: usize = 32;
 
 /// Rows per multi-row statement: well under both databases' limits on bound values (at
-/// most 2,750, for 250 composite index rows; SQLite takes 32,766 and PostgreSQL 65,535). 250 rather than 100: a PostgreSQL import of new rows
-/// 3,697-3,795 -> 4,065-4,090 rows/s, where each statement is a round trip (README, Imports).
+/// most 2,750, for 250 composite index rows; SQLite takes 32,766 and PostgreSQL 65,535).
+/// 250 rather than 100: a PostgreSQL import of new rows 3,697-3,795 -> 4,065-4,090 rows/s,
+/// where each statement is a round trip (README, Imports).
 pub const PIECE: usize = 250;
+
+// `run_statement!` lists the lengths `pieces` makes (250, 128, …, 1) as the row counts of
+// its cached statements, and a shape's row count is a u8: a length missing from that list
+// would run uncached, unnoticed. Changing PIECE means changing the list with it.
+const _: () = assert!(
+    PIECE == 250,
+    "PIECE changed: update run_statement!'s lengths"
+);
 
 /// Cuts rows for multi-row statements into runs of [`PIECE`] and then of falling powers of
 /// two (128, 64, …, 1), so that one table's INSERTs come in at most nine lengths, and so at
