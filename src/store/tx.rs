@@ -1,5 +1,5 @@
 //! The statements of one unit of work, behind a trait both databases implement with the same
-//! SQL. Where the two differ (row locks) the macro below takes it as input.
+//! SQL. Where the two differ (row locks, foreign keys) the macro below takes it as input.
 
 use std::collections::HashMap;
 
@@ -371,6 +371,12 @@ fn index_inserts(run: &mut Run<'_>, items: &[(i64, &IndexRows)]) -> Result<(), S
     Ok(())
 }
 
+/// A version or index rows offered under a key that names no resource: the store's own
+/// mistake, never the client's.
+fn no_resource(pk: i64) -> StoreError {
+    StoreError::Internal(format!("no resource has the key {pk}"))
+}
+
 fn history_query(q: &HistoryQuery) -> Query {
     let mut s = Query::new(format!(
         "SELECT {VERSION_COLUMNS} FROM resource_version v WHERE 1 = 1"
@@ -409,7 +415,7 @@ fn history_query(q: &HistoryQuery) -> Query {
 }
 
 macro_rules! impl_tx {
-    ($tx:ident, $conn:ty, lock = $lock:expr, mark = $mark:expr) => {
+    ($tx:ident, $conn:ty, lock = $lock:expr, mark = $mark:expr, parents_checked = $checked:expr) => {
         /// A connection of this backend; `write` says whether heads are read for update.
         pub struct $tx<'c> {
             pub conn: &'c mut $conn,
@@ -419,6 +425,20 @@ macro_rules! impl_tx {
         impl $tx<'_> {
             fn exec<B: Bound>(&mut self, q: &Query<B>) -> Result<usize, StoreError> {
                 Ok(run_statement!(q, &mut *self.conn)?)
+            }
+
+            /// Refuses a caller's resource key that names no resource, where the database
+            /// does not check its foreign keys itself: once for a call's rows, not per row.
+            fn require_resource(&mut self, pk: i64) -> Result<(), StoreError> {
+                if $checked {
+                    return Ok(());
+                }
+                let mut q = Query::new("SELECT pk AS n FROM resource WHERE pk = ?");
+                q.bind(Bind::Int(pk));
+                if self.keys(&q)?.is_empty() {
+                    return Err(no_resource(pk));
+                }
+                Ok(())
             }
         }
 
@@ -511,16 +531,22 @@ macro_rules! impl_tx {
                     .bind(Bind::Int(head.last_updated))
                     .bind(Bind::Bool(head.deleted))
                     .bind(Bind::Int(head.pk));
-                self.exec(&q).map(|_| ())
+                // Versions and index rows follow under this key: it must name a resource.
+                match self.exec(&q)? {
+                    1 => Ok(()),
+                    _ => Err(no_resource(head.pk)),
+                }
             }
 
             fn append_version(&mut self, v: &NewVersion<'_>) -> Result<(), StoreError> {
+                self.require_resource(v.res_pk)?;
                 let mut q = Query::shaped(INSERT_VERSIONS, NEXT_VERSIONS_SHAPE, 1);
                 push_version(&mut q, v);
                 self.exec(&q).map(|_| ())
             }
 
             fn replace_index(&mut self, res_pk: i64, rows: &IndexRows, fresh: bool) -> Result<(), StoreError> {
+                self.require_resource(res_pk)?;
                 // A resource written for the first time has no rows to remove.
                 for table in INDEX_TABLES.iter().filter(|_| !fresh) {
                     let mut del = Query::new(format!("DELETE FROM {table} WHERE res_pk = ?"));
@@ -656,11 +682,14 @@ impl_tx!(
     // SQLite has no row locks; `Store::write` holds the database write lock instead.
     lock = "",
     // A seek to the last key (MAX() under COALESCE would scan the table).
-    mark = "SELECT CAST(seq AS TEXT) AS a, '' AS b FROM resource_version ORDER BY seq DESC LIMIT 1"
+    mark = "SELECT CAST(seq AS TEXT) AS a, '' AS b FROM resource_version ORDER BY seq DESC LIMIT 1",
+    // Not by the writer (`backend.rs`): the statements that take a caller's key check it.
+    parents_checked = false
 );
 impl_tx!(
     PgTx,
     PgConnection,
     lock = " FOR UPDATE",
-    mark = "SELECT pg_current_snapshot()::text AS a, '' AS b"
+    mark = "SELECT pg_current_snapshot()::text AS a, '' AS b",
+    parents_checked = true
 );
