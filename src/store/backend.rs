@@ -63,10 +63,11 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA synchronous = 
 /// journal (an 11,000-entry import ran for minutes), but these INSERTs keep none.
 ///
 /// It does not enforce the schema's foreign keys: SQLite checks one by opening a cursor on
-/// `resource` and seeking the key for every row written, 16% of the SQLite time of an
-/// import batch's 175,000 index rows. The store's statements see to it instead, once a call
-/// rather than once a row (`store/tx.rs`, `parents_checked`); a test counts orphaned rows
-/// after every kind of write on both databases, and PostgreSQL enforces the keys as well.
+/// `resource` and seeking the key for every row written, about a sixth of the SQLite time
+/// of an import batch's 175,000 index rows. The store's statements see to it instead, once
+/// a call rather than once a row (`store/tx.rs`, `foreign_keys_enforced`); a test counts
+/// orphaned rows after every kind of write on both databases, and PostgreSQL enforces the
+/// keys as well.
 const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
      PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192; \
      PRAGMA wal_autocheckpoint = 0;";

@@ -371,7 +371,7 @@ fn index_inserts(run: &mut Run<'_>, items: &[(i64, &IndexRows)]) -> Result<(), S
     Ok(())
 }
 
-/// A version or index rows offered under a key that names no resource: the store's own
+/// A head, version or index rows written under a key that names no resource: the store's own
 /// mistake, never the client's.
 fn no_resource(pk: i64) -> StoreError {
     StoreError::Internal(format!("no resource has the key {pk}"))
@@ -415,7 +415,7 @@ fn history_query(q: &HistoryQuery) -> Query {
 }
 
 macro_rules! impl_tx {
-    ($tx:ident, $conn:ty, lock = $lock:expr, mark = $mark:expr, parents_checked = $checked:expr) => {
+    ($tx:ident, $conn:ty, lock = $lock:expr, mark = $mark:expr, foreign_keys_enforced = $enforced:expr) => {
         /// A connection of this backend; `write` says whether heads are read for update.
         pub struct $tx<'c> {
             pub conn: &'c mut $conn,
@@ -430,7 +430,7 @@ macro_rules! impl_tx {
             /// Refuses a caller's resource key that names no resource, where the database
             /// does not check its foreign keys itself: once for a call's rows, not per row.
             fn require_resource(&mut self, pk: i64) -> Result<(), StoreError> {
-                if $checked {
+                if $enforced {
                     return Ok(());
                 }
                 let mut q = Query::new("SELECT pk AS n FROM resource WHERE pk = ?");
@@ -629,6 +629,7 @@ macro_rules! impl_tx {
                     }
                     self.exec(&q)?;
                 }
+                // Every key here came back from the INSERT above: it names a resource.
                 let pairs: Vec<(i64, &IndexRows)> =
                     pks.iter().copied().zip(items.iter().map(|r| r.rows)).collect();
                 index_inserts(&mut |q| self.exec(q), &pairs)?;
@@ -684,12 +685,12 @@ impl_tx!(
     // A seek to the last key (MAX() under COALESCE would scan the table).
     mark = "SELECT CAST(seq AS TEXT) AS a, '' AS b FROM resource_version ORDER BY seq DESC LIMIT 1",
     // Not by the writer (`backend.rs`): the statements that take a caller's key check it.
-    parents_checked = false
+    foreign_keys_enforced = false
 );
 impl_tx!(
     PgTx,
     PgConnection,
     lock = " FOR UPDATE",
     mark = "SELECT pg_current_snapshot()::text AS a, '' AS b",
-    parents_checked = true
+    foreign_keys_enforced = true
 );
