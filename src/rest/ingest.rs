@@ -107,11 +107,59 @@ fn into_rest(e: ImportError) -> RestError {
             RestError::Unprocessable(report.rejected.iter().map(issue).collect())
         }
         ImportError::Store(s) => s.into(),
+        // The server's own failure (5xx) stays one, whichever row's record it met.
+        ImportError::Write {
+            at: Some(o),
+            error: RestError::Internal(why),
+        } => RestError::Internal(format!("{}, line {}: {why}", o.file, o.line)),
+        ImportError::Write {
+            at: Some(_),
+            error: busy @ RestError::Busy(_),
+        } => busy,
         // The row whose record the write refused is named, not the bundle entry.
         ImportError::Write { at: Some(o), error } => RestError::Unprocessable(vec![Issue::error(
             IssueType::Invalid,
             format!("{}, line {}: {error}", o.file, o.line),
         )]),
         ImportError::Write { at: None, error } => error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::model::Origin;
+
+    fn at_row(error: RestError) -> RestError {
+        into_rest(ImportError::Write {
+            at: Some(Origin {
+                file: "CareRecord_Observation.csv".into(),
+                line: 7,
+            }),
+            error,
+        })
+    }
+
+    #[test]
+    fn a_row_is_blamed_only_for_what_its_record_did() {
+        // A record the write refused: 422, naming the row.
+        match at_row(RestError::BadRequest("no such code".into())) {
+            RestError::Unprocessable(issues) => {
+                assert!(issues[0]
+                    .diagnostics
+                    .contains("CareRecord_Observation.csv, line 7"))
+            }
+            other => panic!("{other:?}"),
+        }
+        // The server failing while writing that row's record: still the server's 500, and
+        // a busy database still a 503, whatever row it met.
+        match at_row(RestError::Internal("no resource has the key 9".into())) {
+            RestError::Internal(why) => assert!(why.contains("line 7"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            at_row(RestError::Busy("locked".into())),
+            RestError::Busy(_)
+        ));
     }
 }
