@@ -63,8 +63,8 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA synchronous = 
 /// journal (an 11,000-entry import ran for minutes), but these INSERTs keep none.
 ///
 /// It does not enforce the schema's foreign keys: SQLite checks one by opening a cursor on
-/// `resource` and seeking the key for every row written, about a sixth of the SQLite time
-/// of an import batch's 175,000 index rows. The store's statements see to it instead, once
+/// `resource` and seeking the key for every row written, a tenth of SQLite's instructions
+/// for an import batch's 175,000 index rows. The store's statements see to it instead, once
 /// a call rather than once a row (`store/tx.rs`, `foreign_keys_enforced`); a test counts
 /// orphaned rows after every kind of write on both databases, and PostgreSQL enforces the
 /// keys as well.
