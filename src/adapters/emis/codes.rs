@@ -2,6 +2,9 @@
 //! Coding_DrugCode to dm+d. Both are kept for later batches, whose coding files may hold just
 //! a header. The original CodeId stays as a coding beside the national codes.
 
+use std::sync::Mutex;
+
+use foldhash::{HashMap, HashMapExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -44,6 +47,12 @@ struct Drug {
 
 pub struct Codes {
     memory: Memory,
+    /// The CodeableConcept of each CodeId already met in this batch: an extract names the
+    /// same few thousand codes in every row, and reading a code's record and building its
+    /// concept anew was a sixth of an observation row's mapping (callgrind). Rows are
+    /// mapped on every core, hence the locks.
+    clinical_seen: Mutex<HashMap<String, Value>>,
+    drug_seen: Mutex<HashMap<String, Value>>,
 }
 
 const CLINICAL: &str = "clinical-code";
@@ -80,24 +89,49 @@ impl Codes {
         let mut memory = earlier.clone();
         memory.learn(&learned);
         m.remember.extend(learned);
-        Codes { memory }
+        Codes {
+            memory,
+            clinical_seen: Mutex::new(HashMap::new()),
+            drug_seen: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The CodeableConcept of a clinical CodeId: SNOMED CT, Read v2 and the EMIS CodeId.
     /// An unknown CodeId rejects the row.
     pub fn clinical(&self, row: &Row<'_>, column: &str) -> Result<Value, Rejection> {
-        let (id, c): (&str, Clinical) =
-            self.lookup(CLINICAL, "Coding_ClinicalCode", row, column)?;
-        let term = c.term.as_deref();
-        let mut codings = Vec::new();
-        if let Some(s) = &c.snomed {
-            codings.push(coding(SNOMED, s, term));
+        self.concept(&self.clinical_seen, row, column, |row| {
+            let (id, c): (&str, Clinical) =
+                self.lookup(CLINICAL, "Coding_ClinicalCode", row, column)?;
+            let term = c.term.as_deref();
+            let mut codings = Vec::new();
+            if let Some(s) = &c.snomed {
+                codings.push(coding(SNOMED, s, term));
+            }
+            if let Some(r) = &c.read {
+                codings.push(coding(READ_V2, r, term));
+            }
+            codings.push(coding(&code_system("code-id"), id, term));
+            Ok(concept(codings, term))
+        })
+    }
+
+    /// The concept of the CodeId in a row's `column`, built by `build` the first time the
+    /// batch meets that CodeId. A CodeId that cannot be built is rejected in every row.
+    fn concept(
+        &self,
+        seen: &Mutex<HashMap<String, Value>>,
+        row: &Row<'_>,
+        column: &str,
+        build: impl FnOnce(&Row<'_>) -> Result<Value, Rejection>,
+    ) -> Result<Value, Rejection> {
+        let id = row.required(column)?;
+        let lock = || seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(known) = lock().get(id) {
+            return Ok(known.clone());
         }
-        if let Some(r) = &c.read {
-            codings.push(coding(READ_V2, r, term));
-        }
-        codings.push(coding(&code_system("code-id"), id, term));
-        Ok(concept(codings, term))
+        let built = build(row)?;
+        lock().insert(id.to_string(), built.clone());
+        Ok(built)
     }
 
     /// The code a row's CodeId column names, from this batch's `table` or an earlier one's;
@@ -134,14 +168,16 @@ impl Codes {
     /// The medication CodeableConcept of a drug CodeId: dm+d (a SNOMED CT concept) and the
     /// EMIS CodeId.
     pub fn drug(&self, row: &Row<'_>, column: &str) -> Result<Value, Rejection> {
-        let (id, d): (&str, Drug) = self.lookup(DRUG, "Coding_DrugCode", row, column)?;
-        let term = d.term.as_deref();
-        let mut codings = Vec::new();
-        if let Some(s) = &d.dmd {
-            codings.push(coding(SNOMED, s, term));
-        }
-        codings.push(coding(&code_system("drug-code-id"), id, term));
-        Ok(concept(codings, term))
+        self.concept(&self.drug_seen, row, column, |row| {
+            let (id, d): (&str, Drug) = self.lookup(DRUG, "Coding_DrugCode", row, column)?;
+            let term = d.term.as_deref();
+            let mut codings = Vec::new();
+            if let Some(s) = &d.dmd {
+                codings.push(coding(SNOMED, s, term));
+            }
+            codings.push(coding(&code_system("drug-code-id"), id, term));
+            Ok(concept(codings, term))
+        })
     }
 }
 

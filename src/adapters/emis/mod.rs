@@ -171,6 +171,115 @@ impl SourceAdapter for Emis {
 mod tests {
     use super::*;
 
+    /// A CSV of `table`'s columns with `rows`, each given as (column, value) pairs.
+    fn csv(columns: &[&str], rows: &[&[(&str, &str)]]) -> Vec<u8> {
+        let mut text = columns.join(",") + "\n";
+        for row in rows {
+            let cells: Vec<&str> = columns
+                .iter()
+                .map(|c| row.iter().find(|(k, _)| k == c).map_or("", |(_, v)| v))
+                .collect();
+            text += &(cells.join(",") + "\n");
+        }
+        text.into_bytes()
+    }
+
+    #[test]
+    fn a_code_met_again_maps_alike_and_an_unknown_one_rejects_each_row() {
+        let org = "{5F1A0C52-0B6E-4C1D-9E7B-1A2B3C4D5E01}";
+        let patient = "{B0000000-0000-4000-8000-000000000001}";
+        let observation = |n: &str, code: &'static str| -> Vec<(&'static str, String)> {
+            vec![
+                (
+                    "ObservationGuid",
+                    format!("{{0B000000-0000-4000-8000-00000000000{n}}}"),
+                ),
+                ("PatientGuid", patient.to_string()),
+                ("OrganisationGuid", org.to_string()),
+                ("EffectiveDate", "2024-01-02".to_string()),
+                ("EffectiveDatePrecision", "YMD".to_string()),
+                ("CodeId", code.to_string()),
+                ("Value", "70".to_string()),
+                ("NumericUnit", "kg".to_string()),
+                ("ObservationType", "Value".to_string()),
+            ]
+        };
+        let rows: Vec<Vec<(&str, String)>> = vec![
+            observation("1", "1003"),
+            observation("2", "1003"),
+            observation("3", "4040"),
+            observation("4", "4040"),
+        ];
+        let borrowed: Vec<Vec<(&str, &str)>> = rows
+            .iter()
+            .map(|r| r.iter().map(|(k, v)| (*k, v.as_str())).collect())
+            .collect();
+        let slices: Vec<&[(&str, &str)]> = borrowed.iter().map(Vec::as_slice).collect();
+        let file = |name: &str, bytes: Vec<u8>| crate::adapters::SourceFile {
+            name: name.into(),
+            bytes,
+        };
+        let batch = SourceBatch {
+            files: vec![
+                file(
+                    "Admin_Organisation.csv",
+                    csv(
+                        admin::ORGANISATION,
+                        &[&[("OrganisationGuid", org), ("ODSCode", "Y09999")]],
+                    ),
+                ),
+                file(
+                    "Admin_Patient.csv",
+                    csv(
+                        admin::PATIENT,
+                        &[&[
+                            ("PatientGuid", patient),
+                            ("OrganisationGuid", org),
+                            ("Surname", "Code"),
+                        ]],
+                    ),
+                ),
+                file(
+                    "Coding_ClinicalCode.csv",
+                    csv(
+                        codes::CLINICAL_CODE,
+                        &[&[
+                            ("CodeId", "1003"),
+                            ("Term", "Body weight"),
+                            ("SnomedCTConceptId", "27113001"),
+                        ]],
+                    ),
+                ),
+                file(
+                    "CareRecord_Observation.csv",
+                    csv(care_record::OBSERVATION, &slices),
+                ),
+            ],
+        };
+        let emis = Emis {
+            config: Config::default(),
+        };
+        let m = emis.map(&batch, &Memory::default()).expect("maps");
+        let codes: Vec<&serde_json::Value> = m
+            .upserts
+            .iter()
+            .filter(|u| u.key.res_type == "Observation")
+            .map(|u| &u.resource["code"])
+            .collect();
+        assert_eq!(codes.len(), 2, "{:?}", m.rejected);
+        assert_eq!(codes[0], codes[1]);
+        assert_eq!(codes[0]["coding"][0]["code"], "27113001");
+        assert_eq!(codes[0]["coding"][1]["code"], "1003");
+        // The unknown CodeId rejects both of its rows, each at its own line.
+        let lines: Vec<Option<u64>> = m
+            .rejected
+            .iter()
+            .filter(|r| r.column.as_deref() == Some("CodeId") && r.reason.contains("4040"))
+            .map(|r| r.line)
+            .collect();
+        assert_eq!(lines, vec![Some(4), Some(5)], "{:?}", m.rejected);
+    }
+
     #[test]
     fn both_file_name_forms_name_their_table() {
         assert_eq!(table_of("Admin_Patient.csv"), Some("Admin_Patient"));
