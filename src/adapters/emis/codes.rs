@@ -47,9 +47,9 @@ struct Drug {
 
 pub struct Codes {
     memory: Memory,
-    /// The CodeableConcept of each CodeId already met in this batch: an extract names the
-    /// same few thousand codes in every row, and reading a code's record and building its
-    /// concept anew was a sixth of an observation row's mapping (callgrind). Rows are
+    /// The CodeableConcept of each CodeId already met in this batch: an extract names a few
+    /// thousand codes over and over, and reading a code's record and building its concept
+    /// for every row was a sixth of an observation row's mapping (callgrind). Rows are
     /// mapped on every core, hence the locks.
     clinical_seen: Mutex<HashMap<String, Value>>,
     drug_seen: Mutex<HashMap<String, Value>>,

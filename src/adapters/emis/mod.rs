@@ -171,7 +171,7 @@ impl SourceAdapter for Emis {
 mod tests {
     use super::*;
 
-    /// A CSV of `table`'s columns with `rows`, each given as (column, value) pairs.
+    /// A CSV file of `columns` holding `rows`, each given as (column, value) pairs.
     fn csv(columns: &[&str], rows: &[&[(&str, &str)]]) -> Vec<u8> {
         let mut text = columns.join(",") + "\n";
         for row in rows {
