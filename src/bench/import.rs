@@ -30,11 +30,13 @@ pub struct ImportBenchArgs {
 const ORG: &str = "{5F1A0C52-0B6E-4C1D-9E7B-1A2B3C4D5E01}";
 const GP: &str = "{7C2D1E63-1C7F-4D2E-8F8C-2B3C4D5E6F02}";
 
-fn header(columns: &[&str]) -> String {
+/// The header line of a CSV file of `columns`.
+pub(crate) fn header(columns: &[&str]) -> String {
     columns.join(",") + "\n"
 }
 
-fn row(columns: &[&str], values: &[(&str, String)]) -> String {
+/// One CSV line of `columns`, each from `values` by name, empty where not given.
+pub(crate) fn row(columns: &[&str], values: &[(&str, String)]) -> String {
     let cells: Vec<String> = columns
         .iter()
         .map(|c| {

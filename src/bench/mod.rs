@@ -6,7 +6,7 @@
 //! (`cargo run --release -- bench`).
 
 mod client;
-mod import;
+pub(crate) mod import;
 mod search;
 mod stats;
 mod transaction;

@@ -324,8 +324,9 @@ storage_test!(
     every_kind_of_write_leaves_no_row_without_its_resource,
     |srv| {
         // Imports write in bulk (creates, then updates, with Provenances); the REST API writes
-        // one at a time and in transactions. SQLite's writer leaves the foreign keys to the
-        // store's statements, so none may leave a row whose resource key names nothing.
+        // one at a time and in transactions; `reindex` replaces index rows. SQLite's writer
+        // leaves the foreign keys to the store's statements, so none may leave a row whose
+        // resource key names nothing.
         use crate::adapters::{ingest, report, set_column, Batch};
         let emis = Batch::sample("emis");
         assert!(report(&ingest(&srv, "emis", &emis).await).created > 0);
@@ -364,6 +365,8 @@ storage_test!(
         let tx = srv.post("", &bundle).await;
         assert_eq!(tx.status, 200, "{}", tx.text());
         let store = Store::open(&srv.database_url, Some(1)).expect("store opens");
+        // Rebuilding every index replaces the rows of resources already stored.
+        assert!(carebridge::search::reindex(&store, |_| {}).expect("reindexes") > 0);
         let count = |sql: String| {
             store
                 .read(|tx| tx.count(&Query::new(sql.clone())))

@@ -171,88 +171,73 @@ impl SourceAdapter for Emis {
 mod tests {
     use super::*;
 
-    /// A CSV file of `columns` holding `rows`, each given as (column, value) pairs.
-    fn csv(columns: &[&str], rows: &[&[(&str, &str)]]) -> Vec<u8> {
-        let mut text = columns.join(",") + "\n";
-        for row in rows {
-            let cells: Vec<&str> = columns
-                .iter()
-                .map(|c| row.iter().find(|(k, _)| k == c).map_or("", |(_, v)| v))
-                .collect();
-            text += &(cells.join(",") + "\n");
-        }
-        text.into_bytes()
-    }
-
     #[test]
     fn a_code_met_again_maps_alike_and_an_unknown_one_rejects_each_row() {
+        use crate::bench::import::{header, row};
         let org = "{5F1A0C52-0B6E-4C1D-9E7B-1A2B3C4D5E01}";
         let patient = "{B0000000-0000-4000-8000-000000000001}";
-        let observation = |n: &str, code: &'static str| -> Vec<(&'static str, String)> {
+        let file = |name: &str, columns: &[&str], rows: &[Vec<(&str, String)>]| {
+            crate::adapters::SourceFile {
+                name: name.into(),
+                bytes: rows
+                    .iter()
+                    .fold(header(columns), |text, r| text + &row(columns, r))
+                    .into_bytes(),
+            }
+        };
+        let observation = |n: u32, code: &str| {
             vec![
                 (
                     "ObservationGuid",
-                    format!("{{0B000000-0000-4000-8000-00000000000{n}}}"),
+                    format!("{{0B000000-0000-4000-8000-{n:012}}}"),
                 ),
-                ("PatientGuid", patient.to_string()),
-                ("OrganisationGuid", org.to_string()),
-                ("EffectiveDate", "2024-01-02".to_string()),
-                ("EffectiveDatePrecision", "YMD".to_string()),
-                ("CodeId", code.to_string()),
-                ("Value", "70".to_string()),
-                ("NumericUnit", "kg".to_string()),
-                ("ObservationType", "Value".to_string()),
+                ("PatientGuid", patient.into()),
+                ("OrganisationGuid", org.into()),
+                ("EffectiveDate", "2024-01-02".into()),
+                ("EffectiveDatePrecision", "YMD".into()),
+                ("CodeId", code.into()),
+                ("Value", "70".into()),
+                ("NumericUnit", "kg".into()),
+                ("ObservationType", "Value".into()),
             ]
-        };
-        let rows: Vec<Vec<(&str, String)>> = vec![
-            observation("1", "1003"),
-            observation("2", "1003"),
-            observation("3", "4040"),
-            observation("4", "4040"),
-        ];
-        let borrowed: Vec<Vec<(&str, &str)>> = rows
-            .iter()
-            .map(|r| r.iter().map(|(k, v)| (*k, v.as_str())).collect())
-            .collect();
-        let slices: Vec<&[(&str, &str)]> = borrowed.iter().map(Vec::as_slice).collect();
-        let file = |name: &str, bytes: Vec<u8>| crate::adapters::SourceFile {
-            name: name.into(),
-            bytes,
         };
         let batch = SourceBatch {
             files: vec![
                 file(
                     "Admin_Organisation.csv",
-                    csv(
-                        admin::ORGANISATION,
-                        &[&[("OrganisationGuid", org), ("ODSCode", "Y09999")]],
-                    ),
+                    admin::ORGANISATION,
+                    &[vec![
+                        ("OrganisationGuid", org.into()),
+                        ("ODSCode", "Y09999".into()),
+                    ]],
                 ),
                 file(
                     "Admin_Patient.csv",
-                    csv(
-                        admin::PATIENT,
-                        &[&[
-                            ("PatientGuid", patient),
-                            ("OrganisationGuid", org),
-                            ("Surname", "Code"),
-                        ]],
-                    ),
+                    admin::PATIENT,
+                    &[vec![
+                        ("PatientGuid", patient.into()),
+                        ("OrganisationGuid", org.into()),
+                        ("Surname", "Code".into()),
+                    ]],
                 ),
                 file(
                     "Coding_ClinicalCode.csv",
-                    csv(
-                        codes::CLINICAL_CODE,
-                        &[&[
-                            ("CodeId", "1003"),
-                            ("Term", "Body weight"),
-                            ("SnomedCTConceptId", "27113001"),
-                        ]],
-                    ),
+                    codes::CLINICAL_CODE,
+                    &[vec![
+                        ("CodeId", "1003".into()),
+                        ("Term", "Body weight".into()),
+                        ("SnomedCTConceptId", "27113001".into()),
+                    ]],
                 ),
                 file(
                     "CareRecord_Observation.csv",
-                    csv(care_record::OBSERVATION, &slices),
+                    care_record::OBSERVATION,
+                    &[
+                        observation(1, "1003"),
+                        observation(2, "1003"),
+                        observation(3, "4040"),
+                        observation(4, "4040"),
+                    ],
                 ),
             ],
         };
