@@ -68,7 +68,8 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA synchronous = 
 /// a call rather than once a row (`store/tx.rs`, `foreign_keys_enforced`); a test counts
 /// orphaned rows after every kind of write on both databases, and PostgreSQL enforces the
 /// keys as well.
-const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
+pub(super) const SQLITE_WRITER_PRAGMAS: &str =
+    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
      PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192; \
      PRAGMA wal_autocheckpoint = 0;";
 
@@ -95,7 +96,7 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for PgSettings {
 
 /// Prepares a SQLite file before the pool opens: WAL mode (a property of the file, so it is
 /// set once, here, rather than by every connection racing for the lock) and migrations.
-fn prepare_sqlite(path: &str) -> Result<(), StoreError> {
+pub(super) fn prepare_sqlite(path: &str) -> Result<(), StoreError> {
     let mut conn = SqliteConnection::establish(path)
         .map_err(|e| StoreError::Internal(format!("opening {path}: {e}")))?;
     conn.batch_execute(SQLITE_PRAGMAS)?;
@@ -103,6 +104,19 @@ fn prepare_sqlite(path: &str) -> Result<(), StoreError> {
     conn.run_pending_migrations(SQLITE_MIGRATIONS)
         .map_err(|e| StoreError::Internal(format!("migrations: {e}")))?;
     Ok(())
+}
+
+/// The file a SQLite URL (`sqlite://PATH`, `sqlite:PATH` or a plain path) names.
+pub(super) fn sqlite_path(url: &str) -> Result<&str, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(StoreError::Internal(format!(
+            "{url} is not a SQLite database"
+        )));
+    }
+    Ok(url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url))
 }
 
 impl Store {
@@ -128,10 +142,7 @@ impl Store {
             super::statistics::spawn(url.to_string(), Arc::downgrade(&writes));
             return Ok(Store::Postgres { pool, writes });
         }
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
+        let path = sqlite_path(url)?;
         if let Some(dir) = Path::new(path)
             .parent()
             .filter(|d| !d.as_os_str().is_empty())

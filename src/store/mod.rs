@@ -8,6 +8,7 @@
 mod backend;
 mod checkpoint;
 mod error;
+mod floor;
 mod group_commit;
 mod sql;
 mod statistics;
@@ -15,6 +16,7 @@ mod tx;
 
 pub use backend::Store;
 pub use error::{Retryable, StoreError};
+pub use floor::{copy_sqlite_rows, Copied};
 pub use sql::{pieces, Bind, Query};
 pub use tx::Tx;
 

@@ -389,6 +389,40 @@ storage_test!(
     }
 );
 
+/// `bench-import` reads its figure against SQLite's own time to write the same rows: the
+/// copy it times holds every row of every table, no more, and only SQLite can be copied.
+#[actix_rt::test]
+async fn the_floor_copy_holds_every_row_of_the_import() {
+    use crate::adapters::{ingest, report, Batch};
+    let srv = crate::helpers::TestServer::sqlite().await;
+    assert!(report(&ingest(&srv, "emis", &Batch::sample("emis")).await).created > 0);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let into = format!("sqlite://{}", dir.path().join("floor.db").display());
+    let copied = carebridge::store::copy_sqlite_rows(&srv.database_url, &into).expect("copies");
+    let (from, to) = (
+        Store::open(&srv.database_url, Some(1)).expect("opens"),
+        Store::open(&into, Some(1)).expect("opens"),
+    );
+    let count = |store: &Store, table: &str| {
+        store
+            .read(|tx| tx.count(&Query::new(format!("SELECT COUNT(*) AS n FROM {table}"))))
+            .expect("counts")
+    };
+    let mut total = 0;
+    for table in ["resource", "adapter_memory"]
+        .into_iter()
+        .chain(KEYED_TABLES)
+    {
+        let n = count(&from, table);
+        assert_eq!(count(&to, table), n, "{table}");
+        total += n as u64;
+    }
+    assert!(count(&to, "idx_token") > 0 && count(&to, "adapter_memory") > 0);
+    assert_eq!(copied.rows, total, "rows of other tables were copied too");
+    let postgres = carebridge::store::copy_sqlite_rows("postgres://127.0.0.1/x", &into);
+    assert!(postgres.is_err(), "a PostgreSQL source is refused");
+}
+
 /// On SQLite a multi-row INSERT that an immediate foreign key could stop half-way keeps a
 /// statement journal (a temporary file of every page it changes); only deferred keys spare
 /// it (migration 5). The writer does not enforce them today (`store/backend.rs`), but a
