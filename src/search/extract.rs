@@ -77,7 +77,12 @@ fn compartments(registry: &Registry, res_type: &str, present: &Present<'_>) -> V
 /// `Patient/1`, `http://host/fhir/Patient/1`, `Patient/1/_history/2` as (type, id).
 pub fn split_reference(reference: &str) -> Option<(&str, &str)> {
     let t = reference_type(reference)?;
-    let after = &reference[reference.rfind(&format!("{t}/"))? + t.len() + 1..];
+    // The last `{t}/` in it, found without building that string (a dozen a resource).
+    let slash = reference
+        .rmatch_indices('/')
+        .map(|(i, _)| i)
+        .find(|&i| reference[..i].ends_with(t))?;
+    let after = &reference[slash + 1..];
     let id = after.split('/').next()?;
     (!id.is_empty()).then_some((t, id))
 }

@@ -31,7 +31,7 @@ pub use execute::Outcome;
 use execute::{execute, Context, Stream};
 pub use failure::EntryError;
 use prepare::{fresh_ids, prepare};
-pub use references::{condition_key, conditional_references, form_encode, ReferenceMap};
+pub use references::{condition_key, conditional_references, encoded, form_encode, ReferenceMap};
 use resolve::{has_conditions, resolve, Resolution};
 
 /// `POST [base]` with a transaction or batch Bundle.

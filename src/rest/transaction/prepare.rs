@@ -113,13 +113,17 @@ pub fn prepare(
     res: &Resolution,
     policy: &Policy,
 ) -> Result<Prepared, EntryError> {
-    let mut out = Prepared::default();
-    let mut map: ReferenceMap = res
-        .references
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let mut touched: HashMap<String, usize> = HashMap::new();
+    // Sized for every entry up front: an import's 11,000 entries otherwise grew each map
+    // through a dozen rehashes on the thread that then writes (perf).
+    let n = entries.len();
+    let mut out = Prepared {
+        ids: HashMap::with_capacity(n),
+        incoming: HashMap::with_capacity(n),
+        ..Prepared::default()
+    };
+    let mut map = ReferenceMap::with_capacity(res.references.len() + n);
+    map.extend(res.references.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut touched: HashMap<String, usize> = HashMap::with_capacity(n);
     for (i, e) in entries.iter().enumerate() {
         let body = match &moved {
             Some(bodies) => bodies.get(i).and_then(Option::as_ref),
@@ -129,7 +133,7 @@ pub fn prepare(
             continue;
         };
         let Some(rt) = e.res_type() else { continue };
-        let address = format!("{rt}/{id}");
+        let address = [rt.as_str(), "/", &id].concat();
         if let Some(first) = touched.insert(address.clone(), e.index) {
             return Err(EntryError::new(
                 e.index,
