@@ -188,7 +188,7 @@ fn pairs(
 }
 
 fn demo(cfg: ServerConfig) -> Result<(), String> {
-    let store = Store::open(&cfg.database_url, Some(2)).map_err(|e| e.to_string())?;
+    let store = carebridge::adapters::command::open_store(&cfg.database_url, 2)?;
     let base = format!("http://{}/fhir", cfg.listen);
     for report in carebridge::adapters::demo::load(&store, &base)? {
         print!("{}", report.text());

@@ -34,9 +34,17 @@ pub struct Target {
 impl Target {
     pub fn open(&self) -> Result<(Box<dyn SourceAdapter>, Store), String> {
         let adapter = adapter(&self.adapter, self.config.as_deref())?;
-        let store = Store::open(&self.database, Some(2)).map_err(|e| e.to_string())?;
-        Ok((adapter, store))
+        Ok((adapter, open_store(&self.database, 2)?))
     }
+}
+
+/// The database, with the custom search parameters stored in it put in force: a command
+/// that imports runs in a process of its own, and what it writes is indexed under them as
+/// the server would index it (which loads them when it starts).
+pub fn open_store(database: &str, pool: u32) -> Result<Store, String> {
+    let store = Store::open(database, Some(pool)).map_err(|e| e.to_string())?;
+    crate::search::load_custom_parameters(&store).map_err(|e| e.to_string())?;
+    Ok(store)
 }
 
 #[derive(clap::Args, Debug)]

@@ -10,7 +10,6 @@ use std::time::Instant;
 
 use crate::adapters::{adapter, Importer, SourceBatch, SourceFile};
 use crate::profile::Policy;
-use crate::store::Store;
 
 #[derive(clap::Args, Debug)]
 pub struct ImportBenchArgs {
@@ -208,7 +207,9 @@ fn nhs_number(n: usize) -> String {
 
 pub fn run(args: ImportBenchArgs) -> Result<(), String> {
     let db = super::BenchDatabase::new(args.database.as_deref(), "bench-import")?;
-    let store = Store::open(&db.url, Some(4)).map_err(|e| e.to_string())?;
+    // Opened as `carebridge import` opens it, custom search parameters loaded (which
+    // builds the registry of search parameters, before the clock starts).
+    let store = crate::adapters::command::open_store(&db.url, 4)?;
     let emis = adapter("emis", None)?;
     let policy = Policy::default();
     let importer = Importer {

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::adapters::{address, count, ingest, one, report, set_column, Batch};
+use crate::search_data::ids;
 use crate::storage_test;
 
 const EMIS: &str = "https://fhir.carebridge.example/Id/emis";
@@ -554,27 +555,28 @@ storage_test!(an_unmapped_file_is_reported_not_passed_over, |srv| {
     );
 });
 
-storage_test!(the_import_command_reads_a_folder, |srv| {
+/// `carebridge import` of the sample folder into `database`, in a process of its own; what
+/// it printed, once it has succeeded.
+fn import_command(database: &str) -> String {
     let dir = tempfile::tempdir().expect("dir");
     sample().write_to(dir.path());
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_carebridge"))
-        .args([
-            "import",
-            "--adapter",
-            "emis",
-            "--database",
-            &srv.database_url,
-        ])
+        .args(["import", "--adapter", "emis", "--database", database])
         .arg(dir.path())
         .env("RUST_LOG", "error")
         .output()
         .expect("runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout
+}
+
+storage_test!(the_import_command_reads_a_folder, |srv| {
+    let stdout = import_command(&srv.database_url);
     assert!(
         stdout.contains(
             "23 rows; 14 created, 0 updated, 0 deleted, 0 unchanged, 0 rejected, 1 unlinked"
@@ -583,6 +585,30 @@ storage_test!(the_import_command_reads_a_folder, |srv| {
     );
     assert_eq!(count(&srv, "Patient").await, 3);
 });
+
+// The import command runs in a process of its own: it knows the custom search parameters
+// only from the database, and must index what it writes under them as the server would.
+storage_test!(
+    the_import_command_indexes_under_the_custom_parameters_in_force,
+    |srv| {
+        // The registry is per process and tests share one: each run gets its own code.
+        let code = format!("town-{}", uuid::Uuid::new_v4().simple());
+        let sp = serde_json::json!({"resourceType": "SearchParameter", "id": "town",
+        "url": format!("http://example.org/SearchParameter/{code}"), "name": "PatientTown",
+        "status": "active", "description": "The town of a patient's address", "code": code,
+        "base": ["Patient"], "type": "string", "expression": "Patient.address.city"});
+        assert_eq!(srv.put("SearchParameter/town", &sp).await.status, 201);
+        // In force on the server, as after a reindex or a restart.
+        let store =
+            carebridge::store::Store::open(&srv.database_url, Some(1)).expect("store opens");
+        carebridge::search::load_custom_parameters(&store).expect("parameters load");
+        drop(store);
+        import_command(&srv.database_url);
+        let by_city = ids(&srv, "Patient?address-city=Leeds").await;
+        assert!(!by_city.is_empty());
+        assert_eq!(ids(&srv, &format!("Patient?{code}=Leeds")).await, by_city);
+    }
+);
 
 storage_test!(
     a_record_breaking_an_enforced_profile_rejects_its_row,
