@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::adapters::{address, count, ingest, one, report, set_column, Batch};
-use crate::search_data::ids;
+use crate::search_data::{ids, put_string_parameter};
 use crate::storage_test;
 
 const EMIS: &str = "https://fhir.carebridge.example/Id/emis";
@@ -591,13 +591,7 @@ storage_test!(the_import_command_reads_a_folder, |srv| {
 storage_test!(
     the_import_command_indexes_under_the_custom_parameters_in_force,
     |srv| {
-        // The registry is per process and tests share one: each run gets its own code.
-        let code = format!("town-{}", uuid::Uuid::new_v4().simple());
-        let sp = serde_json::json!({"resourceType": "SearchParameter", "id": "town",
-        "url": format!("http://example.org/SearchParameter/{code}"), "name": "PatientTown",
-        "status": "active", "description": "The town of a patient's address", "code": code,
-        "base": ["Patient"], "type": "string", "expression": "Patient.address.city"});
-        assert_eq!(srv.put("SearchParameter/town", &sp).await.status, 201);
+        let code = put_string_parameter(&srv, "town", "Patient", "Patient.address.city").await;
         // In force on the server, as after a reindex or a restart.
         let store =
             carebridge::store::Store::open(&srv.database_url, Some(1)).expect("store opens");

@@ -79,6 +79,24 @@ pub async fn seed(srv: &TestServer) {
     }
 }
 
+/// Stores a custom string SearchParameter `id` on `base` with `expression`, under a code of
+/// its own, which it returns: the registry is per process and tests share one.
+pub async fn put_string_parameter(
+    srv: &TestServer,
+    id: &str,
+    base: &str,
+    expression: &str,
+) -> String {
+    let code = format!("{id}-{}", uuid::Uuid::new_v4().simple());
+    let sp = json!({"resourceType": "SearchParameter", "id": id,
+        "url": format!("http://example.org/SearchParameter/{code}"), "name": format!("Custom{base}"),
+        "status": "active", "description": format!("{base} by {expression}"), "code": code,
+        "base": [base], "type": "string", "expression": expression});
+    let r = srv.put(&format!("SearchParameter/{id}"), &sp).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    code
+}
+
 /// The matches of a search, as sorted `id`s, after checking the answer is a searchset.
 pub async fn ids(srv: &TestServer, query: &str) -> Vec<String> {
     let mut ids = ordered_ids(srv, query).await;

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::fixtures::patient;
-use crate::search_data::{ids, next_link, ordered_ids, seed};
+use crate::search_data::{ids, next_link, ordered_ids, put_string_parameter, seed};
 use crate::storage_test;
 
 fn modes(bundle: &Value) -> Vec<(String, String)> {
@@ -290,13 +290,13 @@ storage_test!(system_search_spans_types_with_common_parameters, |srv| {
 
 storage_test!(a_custom_search_parameter_works_after_reindex, |srv| {
     seed(&srv).await;
-    // The registry is per process and tests share one: each run gets its own code.
-    let code = format!("text-value-{}", uuid::Uuid::new_v4().simple());
-    let sp = serde_json::json!({"resourceType": "SearchParameter", "id": "text-value",
-        "url": format!("http://example.org/SearchParameter/{code}"), "name": "ObservationTextValue",
-        "status": "active", "description": "The text value of an observation", "code": code,
-        "base": ["Observation"], "type": "string", "expression": "Observation.value.ofType(string)"});
-    assert_eq!(srv.put("SearchParameter/text-value", &sp).await.status, 201);
+    let code = put_string_parameter(
+        &srv,
+        "text-value",
+        "Observation",
+        "Observation.value.ofType(string)",
+    )
+    .await;
     let before = srv
         .send(
             "GET",
