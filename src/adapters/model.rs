@@ -60,7 +60,8 @@ impl Key {
         out.extend_from_slice(b"?identifier=");
         form_encode(self.system.as_bytes(), &mut out);
         out.extend_from_slice(bar.as_bytes());
-        // Escaped first only where it must be: a copy of every value was a tenth of this.
+        // Escaped first only where it must be: `escape_token`'s copy of every value was a
+        // third of this function's instructions (callgrind).
         if self.value.contains(TOKEN_SPECIAL) {
             form_encode(escape_token(&self.value).as_bytes(), &mut out);
         } else {
