@@ -207,8 +207,7 @@ fn nhs_number(n: usize) -> String {
 
 pub fn run(args: ImportBenchArgs) -> Result<(), String> {
     let db = super::BenchDatabase::new(args.database.as_deref(), "bench-import")?;
-    // Opened as `carebridge import` opens it, custom search parameters loaded (which
-    // builds the registry of search parameters, before the clock starts).
+    // Opened as `carebridge import` opens it, custom search parameters loaded.
     let store = crate::adapters::command::open_store(&db.url, 4)?;
     let emis = adapter("emis", None)?;
     let policy = Policy::default();

@@ -77,7 +77,7 @@ fn compartments(registry: &Registry, res_type: &str, present: &Present<'_>) -> V
 /// `Patient/1`, `http://host/fhir/Patient/1`, `Patient/1/_history/2` as (type, id).
 pub fn split_reference(reference: &str) -> Option<(&str, &str)> {
     let t = reference_type(reference)?;
-    // The last `{t}/` in it, found without building that string (a dozen a resource).
+    // The last `{t}/` in it, found without building that string for every reference.
     let slash = reference
         .rmatch_indices('/')
         .map(|(i, _)| i)
